@@ -1,0 +1,108 @@
+#ifndef DIPWIRE_SERVER_EVENT_STORE_H_
+#define DIPWIRE_SERVER_EVENT_STORE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "dipwire/v1/alerts.pb.h"
+#include "dipwire/v1/events.pb.h"
+
+namespace dipwire::server {
+
+// An event as the log holds it.
+struct StoredEvent {
+  // 1-based position in the event log.
+  uint64_t sequence = 0;
+  // The event with defaults applied (reported_at).
+  v1::DiplomaticEvent event;
+  // SHA-256 (32 raw bytes) of the deterministic serialization of the event
+  // as the publisher submitted it, before defaults: what idempotency compares.
+  std::string content_hash;
+  // When the transaction that stored it committed.
+  absl::Time committed_at;
+  // Ids of the alerts it produced, in order.
+  std::vector<std::string> alert_ids;
+};
+
+// An alert as the log holds it.
+struct StoredAlert {
+  // 1-based position in the alert log; the alert's cursor encodes it.
+  uint64_t position = 0;
+  // Complete, cursor included.
+  v1::Alert alert;
+};
+
+// What idempotency needs to know about an event id already in the log.
+struct EventRecord {
+  uint64_t sequence = 0;
+  std::string content_hash;
+  std::vector<std::string> alert_ids;
+};
+
+// The end of the log.
+struct LogHead {
+  uint64_t last_sequence = 0;        // 0 when there is no event
+  uint64_t last_alert_position = 0;  // 0 when there is no alert
+  absl::Time last_committed_at = absl::InfinitePast();
+};
+
+// The durable log of events and the alerts derived from them.
+//
+// There is one writer (the publish pipeline) and any number of readers
+// (subscribers catching up, listings). Implementations are safe for
+// concurrent use from multiple threads; readers see only committed data and
+// never block the writer for long. Every method may block on disk I/O: call
+// it off gRPC reaction threads.
+//
+// Errors: UNAVAILABLE when the store is busy or closing (retryable), INTERNAL
+// for anything else unexpected (the message is for the server log).
+class EventStore {
+ public:
+  EventStore() = default;
+  EventStore(const EventStore&) = delete;
+  EventStore& operator=(const EventStore&) = delete;
+  virtual ~EventStore() = default;
+
+  // The newest committed sequence and alert position.
+  virtual absl::StatusOr<LogHead> Head() = 0;
+
+  // Looks up `event_ids`; for each one in the log, sets found[id]. Ids not
+  // in the log are absent from `found`.
+  virtual absl::Status LookupEvents(
+      absl::Span<const std::string> event_ids,
+      absl::flat_hash_map<std::string, EventRecord>* found) = 0;
+
+  // Durably appends `events` and `alerts` in one transaction: when it
+  // returns OK, all of them are committed (fsynced); otherwise none are.
+  // Sequences and positions must continue the log without gaps
+  // (INTERNAL otherwise). Many publish batches share one call (group commit).
+  virtual absl::Status Append(absl::Span<const StoredEvent> events,
+                              absl::Span<const StoredAlert> alerts) = 0;
+
+  // Appends to `out` up to `max_count` events with sequence > `after`, in
+  // order.
+  virtual absl::Status ReadEvents(uint64_t after, size_t max_count,
+                                  std::vector<StoredEvent>* out) = 0;
+
+  // Appends to `out` alerts with position > `after`, in order: at most
+  // `max_count`, and stops once their serialized sizes reach `max_bytes`
+  // (at least one alert is returned when there is one).
+  virtual absl::Status ReadAlerts(uint64_t after, size_t max_count,
+                                  size_t max_bytes,
+                                  std::vector<StoredAlert>* out) = 0;
+
+  // The position of the last alert created strictly before `t` (0 when
+  // none), so that reading after it yields alerts created at or after `t`.
+  virtual absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) = 0;
+};
+
+}  // namespace dipwire::server
+
+#endif  // DIPWIRE_SERVER_EVENT_STORE_H_
