@@ -37,9 +37,11 @@ class LogLine {
 }  // namespace internal
 }  // namespace dipwire
 
-#define DIPWIRE_LOG(level)                                       \
-  if (!::dipwire::LogLevelEnabled(::dipwire::LogLevel::level)) { \
-  } else                                                         \
-    ::dipwire::internal::LogLine(::dipwire::LogLevel::level, __FILE__, __LINE__).stream()
+#define DIPWIRE_LOG(level)                                             \
+  if (!::dipwire::LogLevelEnabled(::dipwire::LogLevel::level)) {       \
+  } else                                                               \
+    ::dipwire::internal::LogLine(::dipwire::LogLevel::level, __FILE__, \
+                                 __LINE__)                             \
+        .stream()
 
 #endif  // DIPWIRE_COMMON_LOGGING_H_

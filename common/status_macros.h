@@ -10,9 +10,9 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function when it is not OK.
-#define DIPWIRE_RETURN_IF_ERROR(expr)                 \
-  do {                                                \
-    ::absl::Status dipwire_status_ = (expr);          \
+#define DIPWIRE_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::absl::Status dipwire_status_ = (expr);           \
     if (!dipwire_status_.ok()) return dipwire_status_; \
   } while (false)
 
@@ -21,8 +21,8 @@
 
 // Evaluates `rexpr` (an absl::StatusOr<T>); returns its status when it is not
 // OK, else moves its value into `lhs` (which may be a declaration).
-#define DIPWIRE_ASSIGN_OR_RETURN(lhs, rexpr)                                 \
-  DIPWIRE_ASSIGN_OR_RETURN_IMPL_(                                            \
+#define DIPWIRE_ASSIGN_OR_RETURN(lhs, rexpr) \
+  DIPWIRE_ASSIGN_OR_RETURN_IMPL_(            \
       DIPWIRE_STATUS_CONCAT_(dipwire_statusor_, __LINE__), lhs, rexpr)
 
 #define DIPWIRE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \

@@ -1,1 +1,374 @@
-// Placeholder: implementation in progress.
+#include "server/alert_hub.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/cursor.h"
+
+namespace dipwire::server {
+namespace {
+
+// Tail entries copied per lock hold while collecting.
+constexpr size_t kTailChunk = 256;
+
+google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(t));
+}
+
+}  // namespace
+
+// One attached stream. Fields marked "owner" are touched only by the thread
+// that owns the stream's current state (the worker while kRunning, else
+// nobody), so they need no lock.
+struct AlertHub::Sub {
+  StreamId id = 0;
+  Stream* stream = nullptr;
+  Filter filter;
+  StartSpec start;
+  absl::Duration heartbeat;
+
+  bool started = false;            // owner
+  uint64_t after = 0;              // owner: position of the last alert examined
+  v1::SubscribeResponse response;  // owner; alive while kWriting
+
+  State state = State::kQueued;  // guarded by mu_
+  bool cancelled = false;        // guarded by mu_
+  absl::Time last_write;         // guarded by mu_
+};
+
+AlertHub::AlertHub(EventStore* store, Clock* clock, AlertHubOptions options)
+    : store_(store), clock_(clock), options_(std::move(options)) {}
+
+AlertHub::~AlertHub() { Stop(); }
+
+absl::Status AlertHub::Start() {
+  DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store_->Head());
+  const uint64_t from = head.last_alert_position > options_.tail_capacity
+                            ? head.last_alert_position - options_.tail_capacity
+                            : 0;
+  std::vector<StoredAlert> recent;
+  DIPWIRE_RETURN_IF_ERROR(store_->ReadAlerts(from, options_.tail_capacity,
+                                             static_cast<size_t>(-1), &recent));
+  {
+    absl::MutexLock lock(&mu_);
+    head_ = head.last_alert_position;
+    tail_first_ = from + 1;
+    for (StoredAlert& alert : recent) {
+      tail_.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
+    }
+    if (tail_.size() != head_ - from) {
+      return absl::InternalError(absl::StrCat("alert log has ", tail_.size(),
+                                              " alerts after ", from,
+                                              " but its head is ", head_));
+    }
+  }
+  threads_.reserve(static_cast<size_t>(options_.worker_threads) + 1);
+  for (int i = 0; i < options_.worker_threads; ++i) {
+    threads_.emplace_back([this] { WorkerLoop(); });
+  }
+  threads_.emplace_back([this] { TickerLoop(); });
+  return absl::OkStatus();
+}
+
+void AlertHub::Publish(std::vector<std::shared_ptr<const StoredAlert>> alerts) {
+  if (alerts.empty()) return;
+  absl::MutexLock lock(&mu_);
+  for (auto& alert : alerts) {
+    if (alert->position != head_ + 1) {
+      // A broken caller; the store would have refused the same gap.
+      DIPWIRE_LOG(kError) << "alert position " << alert->position
+                          << " does not follow head " << head_;
+      return;
+    }
+    head_ = alert->position;
+    tail_.push_back(std::move(alert));
+  }
+  while (tail_.size() > options_.tail_capacity) {
+    tail_.pop_front();
+    ++tail_first_;
+  }
+  for (Sub* sub : waiting_) Enqueue(sub);
+  waiting_.clear();
+}
+
+uint64_t AlertHub::head() const {
+  absl::MutexLock lock(&mu_);
+  return head_;
+}
+
+size_t AlertHub::stream_count() const {
+  absl::MutexLock lock(&mu_);
+  return subs_.size();
+}
+
+absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
+                                                    Filter filter,
+                                                    StartSpec start,
+                                                    absl::Duration heartbeat) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) {
+    return absl::UnavailableError("the server is shutting down");
+  }
+  auto sub = std::make_unique<Sub>();
+  switch (start.kind) {
+    case StartSpec::Kind::kLatest:
+      // Only alerts committed after the stream started.
+      sub->after = head_;
+      sub->started = true;
+      break;
+    case StartSpec::Kind::kEarliest:
+      sub->after = 0;
+      sub->started = true;
+      break;
+    case StartSpec::Kind::kAfterPosition:
+      if (start.after_position > head_) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "after_cursor: the cursor is ahead of the newest alert (",
+            head_ == 0 ? "the log has no alert yet"
+                       : absl::StrCat("head cursor ", EncodeCursor(head_)),
+            ")"));
+      }
+      sub->after = start.after_position;
+      sub->started = true;
+      break;
+    case StartSpec::Kind::kAtTime:
+      // Resolved against the store by the first worker turn.
+      break;
+  }
+  sub->id = next_id_++;
+  sub->stream = stream;
+  sub->filter = std::move(filter);
+  sub->start = start;
+  sub->heartbeat = heartbeat;
+  sub->last_write = clock_->Now();
+  Sub* raw = sub.get();
+  subs_.emplace(raw->id, std::move(sub));
+  Enqueue(raw);
+  return raw->id;
+}
+
+void AlertHub::Enqueue(Sub* sub) {
+  mu_.AssertHeld();
+  sub->state = State::kQueued;
+  run_queue_.push_back(sub);
+}
+
+void AlertHub::WriteDone(StreamId id, bool ok) {
+  absl::MutexLock lock(&mu_);
+  auto it = subs_.find(id);
+  if (it == subs_.end() || it->second->state != State::kWriting) return;
+  if (!ok) it->second->cancelled = true;
+  Enqueue(it->second.get());
+}
+
+void AlertHub::Cancel(StreamId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  Sub* sub = it->second.get();
+  sub->cancelled = true;
+  if (sub->state == State::kWaiting) {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), sub));
+    Enqueue(sub);
+  }
+  // kQueued and kRunning: the worker sees the flag; kWriting: WriteDone
+  // follows; kFinished: nothing left to do.
+}
+
+void AlertHub::Detach(StreamId id) {
+  absl::MutexLock lock(&mu_);
+  auto it = subs_.find(id);
+  if (it == subs_.end()) return;
+  Sub* sub = it->second.get();
+  // Detach follows End, so the stream is normally kFinished; be defensive
+  // about the lists anyway.
+  waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), sub),
+                 waiting_.end());
+  run_queue_.erase(std::remove(run_queue_.begin(), run_queue_.end(), sub),
+                   run_queue_.end());
+  subs_.erase(it);
+}
+
+void AlertHub::BeginShutdown() {
+  absl::MutexLock lock(&mu_);
+  shutting_down_ = true;
+  for (Sub* sub : waiting_) Enqueue(sub);
+  waiting_.clear();
+}
+
+void AlertHub::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    stopping_ = true;
+    for (Sub* sub : waiting_) Enqueue(sub);
+    waiting_.clear();
+  }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+void AlertHub::WorkerLoop() {
+  while (true) {
+    Sub* sub = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](AlertHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
+            return !hub->run_queue_.empty() || hub->stopping_;
+          },
+          this));
+      if (run_queue_.empty()) return;  // stopping, nothing left
+      sub = run_queue_.front();
+      run_queue_.pop_front();
+      sub->state = State::kRunning;
+    }
+    Serve(sub);
+  }
+}
+
+void AlertHub::TickerLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.heartbeat_tick);
+    const absl::Time now = clock_->Now();
+    for (size_t i = 0; i < waiting_.size();) {
+      Sub* sub = waiting_[i];
+      if (now - sub->last_write >= sub->heartbeat) {
+        waiting_[i] = waiting_.back();
+        waiting_.pop_back();
+        Enqueue(sub);
+      } else {
+        ++i;
+      }
+    }
+  }
+}
+
+void AlertHub::Serve(Sub* sub) {
+  absl::Status status;
+  if (!sub->started) {
+    // kAtTime: the alerts created at or after start.time.
+    absl::StatusOr<uint64_t> before =
+        store_->AlertPositionBefore(sub->start.time);
+    if (before.ok()) {
+      sub->after = *before;
+      sub->started = true;
+    } else {
+      status = before.status();
+    }
+  }
+  bool yielded = false;
+  sub->response.Clear();
+  if (status.ok()) status = Collect(sub, &yielded);
+
+  Stream* const stream = sub->stream;
+  bool write = false;
+  {
+    absl::MutexLock lock(&mu_);
+    if (status.ok() && sub->cancelled) {
+      status = absl::CancelledError("the subscriber went away");
+    } else if (status.ok() && shutting_down_) {
+      status = absl::UnavailableError(
+          "the server is shutting down; resubscribe after your last cursor");
+    }
+    if (!status.ok()) {
+      sub->state = State::kFinished;
+    } else if (sub->response.alerts_size() > 0) {
+      write = true;
+    } else if (yielded || sub->after < head_) {
+      Enqueue(sub);  // more to scan; let other streams have a turn
+      return;
+    } else if (clock_->Now() - sub->last_write >= sub->heartbeat) {
+      v1::Heartbeat* heartbeat = sub->response.mutable_heartbeat();
+      *heartbeat->mutable_server_time() = ToProtoTime(clock_->Now());
+      if (head_ > 0) heartbeat->set_head_cursor(EncodeCursor(head_));
+      write = true;
+    } else {
+      sub->state = State::kWaiting;
+      waiting_.push_back(sub);
+      return;
+    }
+    if (write) {
+      sub->state = State::kWriting;
+      sub->last_write = clock_->Now();
+    }
+  }
+  if (write) {
+    stream->Send(&sub->response);
+  } else {
+    if (status.code() == absl::StatusCode::kInternal) {
+      DIPWIRE_LOG(kError) << "subscription " << sub->id << " ended: " << status;
+    }
+    // Last touch of this stream: Detach (from OnDone) may follow at once.
+    stream->End(status);
+  }
+}
+
+absl::Status AlertHub::Collect(Sub* sub, bool* yielded) {
+  v1::SubscribeResponse& response = sub->response;
+  size_t bytes = 0;
+  int store_pages = 0;
+  std::vector<std::shared_ptr<const StoredAlert>> chunk;
+  std::vector<StoredAlert> page;
+  chunk.reserve(kTailChunk);
+
+  // Adds `alert` when it matches; returns false when the response is full
+  // (the alert is then left for the next response).
+  auto offer = [&](const StoredAlert& alert) {
+    if (sub->filter.Matches(alert.alert)) {
+      const size_t size = alert.alert.ByteSizeLong();
+      if (response.alerts_size() > 0 &&
+          (bytes + size > options_.max_response_bytes ||
+           static_cast<size_t>(response.alerts_size()) >=
+               options_.max_response_alerts)) {
+        return false;
+      }
+      *response.add_alerts() = alert.alert;
+      bytes += size;
+    }
+    sub->after = alert.position;
+    return true;
+  };
+
+  while (true) {
+    chunk.clear();
+    {
+      absl::MutexLock lock(&mu_);
+      if (sub->after >= head_) return absl::OkStatus();  // caught up
+      if (sub->after + 1 >= tail_first_) {
+        const size_t begin = sub->after + 1 - tail_first_;
+        const size_t end = std::min(tail_.size(), begin + kTailChunk);
+        chunk.assign(tail_.begin() + static_cast<std::ptrdiff_t>(begin),
+                     tail_.begin() + static_cast<std::ptrdiff_t>(end));
+      }
+    }
+    if (!chunk.empty()) {
+      for (const auto& alert : chunk) {
+        if (!offer(*alert)) return absl::OkStatus();
+      }
+      continue;
+    }
+    // Behind the in-memory tail: one bounded page from the store.
+    if (store_pages >= options_.max_store_pages_per_turn) {
+      *yielded = true;
+      return absl::OkStatus();
+    }
+    ++store_pages;
+    page.clear();
+    DIPWIRE_RETURN_IF_ERROR(
+        store_->ReadAlerts(sub->after, options_.store_page_alerts,
+                           4 * options_.max_response_bytes, &page));
+    if (page.empty()) return absl::OkStatus();
+    for (const StoredAlert& alert : page) {
+      if (!offer(alert)) return absl::OkStatus();
+    }
+  }
+}
+
+}  // namespace dipwire::server

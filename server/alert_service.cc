@@ -1,1 +1,404 @@
-// Placeholder: implementation in progress.
+#include "server/alert_service.h"
+
+#include <cstdint>
+#include <map>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/event_validation.h"
+#include "common/grpc_status.h"
+#include "common/logging.h"
+#include "google/protobuf/util/time_util.h"
+#include "server/cursor.h"
+#include "server/filter.h"
+#include "server/history.h"
+
+namespace dipwire::server {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr absl::Duration kDefaultHeartbeat = absl::Seconds(15);
+constexpr absl::Duration kMinHeartbeat = absl::Seconds(1);
+// PublishStream requests being validated or committed at once per stream;
+// beyond it the stream stops reading (flow control pushes back).
+constexpr int kMaxStreamInFlight = 64;
+
+// Finishes `reactor` with `status`, logging an INTERNAL detail that the
+// client will not see.
+void FinishUnary(grpc::ServerUnaryReactor* reactor, const absl::Status& status,
+                 absl::string_view method) {
+  if (status.code() == absl::StatusCode::kInternal) {
+    DIPWIRE_LOG(kError) << method << ": " << status;
+  }
+  reactor->Finish(ToGrpcStatus(status));
+}
+
+// What a SubscribeRequest asks for, checked.
+struct SubscribeSpec {
+  Filter filter;
+  StartSpec start;
+  absl::Duration heartbeat = kDefaultHeartbeat;
+};
+
+absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
+    const v1::SubscribeRequest& request) {
+  if (!request.subscription().empty()) {
+    // TODO(#3): durable subscriptions.
+    return absl::UnimplementedError(
+        "subscription: durable subscriptions are not available yet; "
+        "subscribe without a name and resume with after_cursor");
+  }
+  SubscribeSpec spec;
+  absl::StatusOr<Filter> filter =
+      Filter::Compile(request.filter(), FilterTarget::kAlert);
+  if (!filter.ok()) return filter.status();
+  spec.filter = *std::move(filter);
+  switch (request.start_case()) {
+    case v1::SubscribeRequest::kPosition:
+      switch (request.position()) {
+        case v1::SubscribeRequest::POSITION_UNSPECIFIED:
+        case v1::SubscribeRequest::LATEST:
+          spec.start.kind = StartSpec::Kind::kLatest;
+          break;
+        case v1::SubscribeRequest::EARLIEST:
+          spec.start.kind = StartSpec::Kind::kEarliest;
+          break;
+        default:
+          return absl::InvalidArgumentError(absl::StrCat(
+              "position: ", request.position(), " is not LATEST or EARLIEST"));
+      }
+      break;
+    case v1::SubscribeRequest::kAfterCursor: {
+      absl::StatusOr<uint64_t> position =
+          DecodeCursor(request.after_cursor(), "after_cursor");
+      if (!position.ok()) return position.status();
+      spec.start.kind = StartSpec::Kind::kAfterPosition;
+      spec.start.after_position = *position;
+      break;
+    }
+    case v1::SubscribeRequest::kStartTime:
+      if (request.start_time().seconds() < TimeUtil::kTimestampMinSeconds ||
+          request.start_time().seconds() > TimeUtil::kTimestampMaxSeconds ||
+          request.start_time().nanos() < 0 ||
+          request.start_time().nanos() > 999999999) {
+        return absl::InvalidArgumentError("start_time: not a valid timestamp");
+      }
+      spec.start.kind = StartSpec::Kind::kAtTime;
+      spec.start.time = absl::FromUnixNanos(
+          TimeUtil::TimestampToNanoseconds(request.start_time()));
+      break;
+    case v1::SubscribeRequest::START_NOT_SET:
+      spec.start.kind = StartSpec::Kind::kLatest;
+      break;
+  }
+  if (request.has_heartbeat_interval()) {
+    const auto& interval = request.heartbeat_interval();
+    if (interval.seconds() < 0 || interval.nanos() < 0 ||
+        interval.seconds() > TimeUtil::kDurationMaxSeconds) {
+      return absl::InvalidArgumentError(
+          "heartbeat_interval: not a valid duration");
+    }
+    spec.heartbeat =
+        std::max(kMinHeartbeat,
+                 absl::Nanoseconds(TimeUtil::DurationToNanoseconds(interval)));
+  }
+  return spec;
+}
+
+// One Subscribe call: the gRPC side of an AlertHub stream. The hub decides
+// what to write and when; this class only moves bytes and reports back.
+class SubscribeReactor final
+    : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
+      public AlertHub::Stream {
+ public:
+  SubscribeReactor(AlertHub* hub, const v1::SubscribeRequest& request)
+      : hub_(hub) {
+    // Send headers at once so the client sees the stream open even when no
+    // alert comes for a while (STYLE.md section 7: never a buffer_hint on a
+    // first write).
+    StartSendInitialMetadata();
+    absl::StatusOr<SubscribeSpec> spec = ParseSubscribeRequest(request);
+    absl::StatusOr<AlertHub::StreamId> id =
+        spec.ok() ? hub_->Attach(this, std::move(spec->filter), spec->start,
+                                 spec->heartbeat)
+                  : spec.status();
+    if (!id.ok()) {
+      Finish(ToGrpcStatus(id.status()));
+      return;
+    }
+    id_ = *id;
+    attached_ = true;
+  }
+
+  // AlertHub::Stream. Both are called on hub workers.
+  void Send(const v1::SubscribeResponse* response) override {
+    StartWrite(response);
+  }
+  void End(const absl::Status& status) override {
+    Finish(ToGrpcStatus(status));
+  }
+
+  // grpc::ServerWriteReactor.
+  void OnWriteDone(bool ok) override { hub_->WriteDone(id_, ok); }
+  void OnCancel() override {
+    if (attached_) hub_->Cancel(id_);
+  }
+  void OnDone() override {
+    if (attached_) hub_->Detach(id_);
+    delete this;
+  }
+
+ private:
+  AlertHub* const hub_;
+  // Set in the constructor. No reaction can run before the handler has
+  // returned the reactor (a hub worker's early Send is held in gRPC's
+  // backlog until then), so reactions always see them set.
+  AlertHub::StreamId id_ = 0;
+  bool attached_ = false;
+};
+
+// One PublishStream call. Requests are validated and submitted to the
+// pipeline as they arrive (up to kMaxStreamInFlight at once); responses are
+// written one at a time, in request order, whatever order the answers come
+// back in.
+//
+// Lifetime: Finish is called only when no read or write is in flight and
+// every request has been answered, so nothing (the pipeline's callbacks in
+// particular) references the reactor once OnDone deletes it. Finish and
+// StartWrite are called after mu_ is released.
+class PublishStreamReactor final
+    : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse> {
+ public:
+  PublishStreamReactor(PublishPipeline* pipeline, Clock* clock)
+      : pipeline_(pipeline), clock_(clock) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (ok) {
+      uint64_t ticket = 0;
+      {
+        absl::MutexLock lock(&mu_);
+        ticket = next_ticket_++;
+        ++outstanding_;
+      }
+      const absl::Status valid =
+          ValidatePublishRequest(request_, clock_->Now());
+      if (valid.ok()) {
+        pipeline_->Submit(
+            std::move(request_),
+            [this, ticket](absl::StatusOr<v1::PublishResponse> result) {
+              Answer(ticket, std::move(result));
+            });
+      } else {
+        Answer(ticket, valid);
+      }
+      request_.Clear();
+    }
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) reads_done_ = true;
+      actions = NextActionsLocked();
+    }
+    Perform(actions);
+  }
+
+  void OnWriteDone(bool ok) override {
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      ready_.erase(ready_.begin());
+      --outstanding_;
+      if (!ok) broken_ = true;
+      actions = NextActionsLocked();
+    }
+    Perform(actions);
+  }
+
+  void OnCancel() override {
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      broken_ = true;
+      actions = NextActionsLocked();
+    }
+    Perform(actions);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // What to do once mu_ is released.
+  struct Actions {
+    bool read = false;
+    const v1::PublishResponse* write = nullptr;
+    bool finish = false;
+    grpc::Status status;
+  };
+
+  // Records the answer to request `ticket`. Called from the pipeline's
+  // thread, or from OnReadDone for a request that failed validation.
+  void Answer(uint64_t ticket, absl::StatusOr<v1::PublishResponse> result) {
+    v1::PublishResponse response;
+    if (result.ok()) {
+      response = *std::move(result);
+    } else {
+      if (result.status().code() == absl::StatusCode::kInternal) {
+        DIPWIRE_LOG(kError) << "PublishStream: " << result.status();
+      }
+      const grpc::Status status = ToGrpcStatus(result.status());
+      response.mutable_error()->set_code(status.error_code());
+      response.mutable_error()->set_message(status.error_message());
+    }
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      ready_.emplace(ticket, std::move(response));
+      actions = NextActionsLocked();
+    }
+    Perform(actions);
+  }
+
+  Actions NextActionsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.AssertHeld();
+    Actions actions;
+    if (finished_) return actions;
+    // Answers nobody will read count as written.
+    while (broken_ && !writing_ && !ready_.empty() &&
+           ready_.begin()->first == next_write_) {
+      ready_.erase(ready_.begin());
+      ++next_write_;
+      --outstanding_;
+    }
+    if (!writing_ && !broken_ && !ready_.empty() &&
+        ready_.begin()->first == next_write_) {
+      // std::map keeps the element's address stable until it is erased in
+      // OnWriteDone.
+      ++next_write_;
+      writing_ = true;
+      actions.write = &ready_.begin()->second;
+    }
+    if (!reading_ && !reads_done_ && !broken_ &&
+        outstanding_ < kMaxStreamInFlight) {
+      reading_ = true;
+      actions.read = true;
+    }
+    if (!reading_ && !writing_ && outstanding_ == 0 &&
+        (reads_done_ || broken_)) {
+      finished_ = true;
+      actions.finish = true;
+      actions.status = broken_ ? grpc::Status::CANCELLED : grpc::Status::OK;
+    }
+    return actions;
+  }
+
+  void Perform(const Actions& actions) {
+    if (actions.write != nullptr) StartWrite(actions.write);
+    if (actions.read) StartRead(&request_);
+    // Last: OnDone (and the deletion of this) may follow.
+    if (actions.finish) Finish(actions.status);
+  }
+
+  PublishPipeline* const pipeline_;
+  Clock* const clock_;
+  // Owned by the read side: at most one read is in flight.
+  v1::PublishRequest request_;
+
+  absl::Mutex mu_;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_write_ ABSL_GUARDED_BY(mu_) = 0;
+  // Requests read whose answer is not yet written (or dropped).
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, v1::PublishResponse> ready_ ABSL_GUARDED_BY(mu_);
+  bool reading_ ABSL_GUARDED_BY(mu_) = true;  // the constructor's read
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+AlertServiceImpl::AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub,
+                                   EventStore* store, Executor* executor,
+                                   Clock* clock)
+    : pipeline_(pipeline),
+      hub_(hub),
+      store_(store),
+      executor_(executor),
+      clock_(clock) {}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
+    grpc::CallbackServerContext* context, const v1::PublishRequest* request,
+    v1::PublishResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status valid = ValidatePublishRequest(*request, clock_->Now());
+  if (!valid.ok()) {
+    FinishUnary(reactor, valid, "Publish");
+    return reactor;
+  }
+  pipeline_->Submit(*request, [reactor, response](
+                                  absl::StatusOr<v1::PublishResponse> result) {
+    if (result.ok()) *response = *std::move(result);
+    FinishUnary(reactor, result.status(), "Publish");
+  });
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>*
+AlertServiceImpl::PublishStream(grpc::CallbackServerContext* /*context*/) {
+  return new PublishStreamReactor(pipeline_, clock_);
+}
+
+grpc::ServerWriteReactor<v1::SubscribeResponse>* AlertServiceImpl::Subscribe(
+    grpc::CallbackServerContext* /*context*/,
+    const v1::SubscribeRequest* request) {
+  return new SubscribeReactor(hub_, *request);
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::Acknowledge(
+    grpc::CallbackServerContext* context,
+    const v1::AcknowledgeRequest* /*request*/,
+    v1::AcknowledgeResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // TODO(#3): durable subscriptions and their acknowledgements.
+  FinishUnary(reactor,
+              absl::UnimplementedError(
+                  "Acknowledge: durable subscriptions are not available yet"),
+              "Acknowledge");
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListAlerts(
+    grpc::CallbackServerContext* context, const v1::ListAlertsRequest* request,
+    v1::ListAlertsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  executor_->Schedule([this, reactor, request, response] {
+    absl::StatusOr<v1::ListAlertsResponse> result =
+        server::ListAlerts(*store_, *request);
+    if (result.ok()) *response = *std::move(result);
+    FinishUnary(reactor, result.status(), "ListAlerts");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListEvents(
+    grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
+    v1::ListEventsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  executor_->Schedule([this, reactor, request, response] {
+    absl::StatusOr<v1::ListEventsResponse> result =
+        server::ListEvents(*store_, *request);
+    if (result.ok()) *response = *std::move(result);
+    FinishUnary(reactor, result.status(), "ListEvents");
+  });
+  return reactor;
+}
+
+}  // namespace dipwire::server

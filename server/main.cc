@@ -1,1 +1,124 @@
-int main() { return 0; }
+// dipwired: the dipwire server. Parses flags, starts the server, prints
+// "listening on HOST:PORT", and shuts down cleanly on SIGTERM or SIGINT.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "common/logging.h"
+#include "server/server.h"
+
+namespace {
+
+constexpr absl::string_view kUsage =
+    "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] "
+    "[--log-level debug|info|warning|error]\n"
+    "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
+    "               port 0 picks a free port)\n"
+    "  --data-dir   where the embedded SQLite store lives (default ./data)\n"
+    "  --log-level  minimum level of log lines on stderr (default info)\n";
+
+struct Flags {
+  dipwire::server::ServerOptions server;
+  std::string log_level = "info";
+};
+
+// Parses `--flag value` and `--flag=value`. Returns false (after printing
+// why) on a usage error.
+bool ParseFlags(int argc, char** argv, Flags* flags) {
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    }
+    std::string name(arg);
+    std::string value;
+    bool has_value = false;
+    if (const size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name.resize(eq);
+      has_value = true;
+    }
+    std::string* target = nullptr;
+    if (name == "--listen") {
+      target = &flags->server.listen;
+    } else if (name == "--data-dir") {
+      target = &flags->server.data_dir;
+    } else if (name == "--log-level") {
+      target = &flags->log_level;
+    } else {
+      std::cerr << "dipwired: unknown flag " << arg << "\n" << kUsage;
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        std::cerr << "dipwired: " << name << " needs a value\n" << kUsage;
+        return false;
+      }
+      value = argv[++i];
+    }
+    *target = value;
+  }
+  return true;
+}
+
+bool SetLogLevel(const std::string& level) {
+  using dipwire::LogLevel;
+  if (level == "debug") {
+    dipwire::SetMinLogLevel(LogLevel::kDebug);
+  } else if (level == "info") {
+    dipwire::SetMinLogLevel(LogLevel::kInfo);
+  } else if (level == "warning") {
+    dipwire::SetMinLogLevel(LogLevel::kWarning);
+  } else if (level == "error") {
+    dipwire::SetMinLogLevel(LogLevel::kError);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) return 2;
+  if (!SetLogLevel(flags.log_level)) {
+    std::cerr << "dipwired: --log-level: \"" << flags.log_level
+              << "\" is not debug, info, warning or error\n";
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread (threads inherit the mask);
+  // this thread waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = dipwire::server::Server::Start(flags.server);
+  if (!server.ok()) {
+    std::cerr << "dipwired: " << server.status() << "\n";
+    return 1;
+  }
+  DIPWIRE_LOG(kInfo) << "serving " << (*server)->address() << " with data in "
+                     << flags.server.data_dir << " ("
+                     << (*server)->replayed_events() << " events replayed)";
+  std::cout << "listening on " << (*server)->address() << std::endl;
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  DIPWIRE_LOG(kInfo) << "received "
+                     << (signal_number == SIGINT ? "SIGINT" : "SIGTERM")
+                     << "; shutting down";
+  (*server)->Shutdown(absl::Seconds(10));
+  DIPWIRE_LOG(kInfo) << "stopped";
+  return 0;
+}

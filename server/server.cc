@@ -1,1 +1,139 @@
-// Placeholder: implementation in progress.
+#include "server/server.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/clock.h"
+#include "common/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "server/alert_hub.h"
+#include "server/alert_service.h"
+#include "server/executor.h"
+#include "server/publish_pipeline.h"
+#include "server/sqlite_event_store.h"
+
+namespace dipwire::server {
+namespace {
+
+// Threads for listings (store reads off the reaction threads).
+constexpr int kListingThreads = 2;
+
+absl::StatusOr<std::string> HostOf(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen: \"", listen, "\" is not HOST:PORT (e.g. 127.0.0.1:50051)"));
+  }
+  return listen.substr(0, colon);
+}
+
+}  // namespace
+
+class Server::Impl {
+ public:
+  absl::Status Start(const ServerOptions& options) {
+    DIPWIRE_ASSIGN_OR_RETURN(host_, HostOf(options.listen));
+    SqliteEventStoreOptions store_options;
+    store_options.data_dir = options.data_dir;
+    DIPWIRE_ASSIGN_OR_RETURN(store_, SqliteEventStore::Open(store_options));
+    hub_ = std::make_unique<AlertHub>(store_.get(), Clock::Real());
+    DIPWIRE_RETURN_IF_ERROR(hub_->Start());
+    DIPWIRE_ASSIGN_OR_RETURN(
+        pipeline_,
+        PublishPipeline::Start(store_.get(), hub_.get(), Clock::Real()));
+    replayed_events_ = pipeline_->replayed_events();
+    executor_ = std::make_unique<Executor>(kListingThreads);
+    service_ = std::make_unique<AlertServiceImpl>(pipeline_.get(), hub_.get(),
+                                                  store_.get(), executor_.get(),
+                                                  Clock::Real());
+
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(service_.get());
+    // Notice dead peers on long-lived streams.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+    builder.AddChannelArgument(
+        GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    server_ = builder.BuildAndStart();
+    if (server_ == nullptr || port_ == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", options.listen,
+                       " (address in use or not available here)"));
+    }
+    return absl::OkStatus();
+  }
+
+  void Shutdown(absl::Duration deadline) {
+    absl::MutexLock lock(&shutdown_mu_);
+    if (shut_down_) return;
+    shut_down_ = true;
+    if (hub_ != nullptr) hub_->BeginShutdown();
+    if (server_ != nullptr) {
+      server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
+      server_->Wait();
+    }
+    // Every call has finished: no more submissions or stream callbacks.
+    if (pipeline_ != nullptr) pipeline_->Stop();
+    if (hub_ != nullptr) hub_->Stop();
+    executor_.reset();
+    server_.reset();
+    service_.reset();
+    pipeline_.reset();
+    hub_.reset();
+    store_.reset();
+  }
+
+  int port() const { return port_; }
+  const std::string& host() const { return host_; }
+  uint64_t replayed_events() const { return replayed_events_; }
+
+ private:
+  std::string host_;
+  int port_ = 0;
+  uint64_t replayed_events_ = 0;
+  std::unique_ptr<SqliteEventStore> store_;
+  std::unique_ptr<AlertHub> hub_;
+  std::unique_ptr<PublishPipeline> pipeline_;
+  std::unique_ptr<Executor> executor_;
+  std::unique_ptr<AlertServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Start(
+    const ServerOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  absl::Status status = impl->Start(options);
+  if (!status.ok()) {
+    impl->Shutdown(absl::ZeroDuration());
+    return status;
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() { Shutdown(absl::Seconds(1)); }
+
+int Server::port() const { return impl_->port(); }
+
+std::string Server::address() const {
+  return absl::StrCat(impl_->host(), ":", impl_->port());
+}
+
+uint64_t Server::replayed_events() const { return impl_->replayed_events(); }
+
+void Server::Shutdown(absl::Duration deadline) { impl_->Shutdown(deadline); }
+
+}  // namespace dipwire::server

@@ -1,1 +1,626 @@
+// End-to-end tests: the real dipwired binary on 127.0.0.1:0 with a
+// temporary data directory, driven over gRPC through the real client
+// library. kill -9 and restart are real.
+
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "common/proto_json.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/dipwired_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace dipwire {
+namespace {
+
+using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::IsOk;
+using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::StatusIs;
+using ::google::protobuf::util::MessageDifferencer;
+using ::google::protobuf::util::TimeUtil;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+// Bounds every wait for a stream response.
+constexpr absl::Duration kStreamWait = absl::Seconds(20);
+
+google::protobuf::Timestamp Ts(const std::string& rfc3339) {
+  google::protobuf::Timestamp ts;
+  EXPECT_TRUE(TimeUtil::FromString(rfc3339, &ts)) << rfc3339;
+  return ts;
+}
+
+v1::DiplomaticEvent TradeEvent(const std::string& id, int year,
+                               int64_t value_usd,
+                               const std::string& reported_at) {
+  v1::DiplomaticEvent event;
+  event.set_event_id(id);
+  *event.mutable_occurred_at() = Ts(absl::StrCat(year, "-12-31T00:00:00Z"));
+  *event.mutable_reported_at() = Ts(reported_at);
+  event.mutable_source()->set_outlet("Reuters");
+  v1::TradeFigure* trade = event.mutable_trade();
+  trade->set_country_a("CHN");
+  trade->set_country_b("RUS");
+  trade->set_year(year);
+  trade->set_value_usd(value_usd);
+  trade->set_flow(v1::TradeFigure::TOTAL);
+  trade->set_reporter("China customs");
+  return event;
+}
+
+v1::DiplomaticEvent PeaceEvent(const std::string& id,
+                               v1::PeaceTalkUpdate::Status status,
+                               const std::string& reported_at) {
+  v1::DiplomaticEvent event;
+  event.set_event_id(id);
+  *event.mutable_occurred_at() = Ts("2024-06-15T00:00:00Z");
+  *event.mutable_reported_at() = Ts(reported_at);
+  event.mutable_source()->set_outlet("AP");
+  v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
+  talk->set_process_id("ukraine-peace-summit");
+  talk->set_title("Ukraine peace summit");
+  talk->set_status(status);
+  talk->add_parties("UKR");
+  talk->set_venue_country("CHE");
+  return event;
+}
+
+v1::PublishRequest Batch(std::vector<v1::DiplomaticEvent> events) {
+  v1::PublishRequest request;
+  for (auto& event : events) *request.add_events() = std::move(event);
+  return request;
+}
+
+std::vector<std::string> AlertIds(const std::vector<v1::Alert>& alerts) {
+  std::vector<std::string> ids;
+  ids.reserve(alerts.size());
+  for (const auto& alert : alerts) ids.push_back(alert.alert_id());
+  return ids;
+}
+
+class EndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = NewTempDir("dipwired");
+    StartServer();
+  }
+
+  void TearDown() override {
+    client_.reset();  // closes the connection: the server need not wait
+    if (server_ != nullptr) {
+      absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
+      ASSERT_THAT(exit_code, IsOk());
+      EXPECT_EQ(*exit_code, 0);
+    }
+  }
+
+  void StartServer() {
+    auto server = DipwiredProcess::Start(data_dir_);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    client::ClientOptions options;
+    options.server = server_->address();
+    options.call_timeout = absl::Seconds(20);
+    auto client = client::Client::Connect(options);
+    ASSERT_THAT(client, IsOk());
+    client_ = *std::move(client);
+  }
+
+  void KillAndRestart() {
+    absl::StatusOr<int> exit_code = server_->Stop(SIGKILL, absl::Seconds(10));
+    ASSERT_THAT(exit_code, IsOk());
+    ASSERT_EQ(*exit_code, 128 + SIGKILL);
+    server_.reset();
+    StartServer();
+  }
+
+  // Every alert of the history, paging through ListAlerts.
+  std::vector<v1::Alert> AllAlerts(const std::string& filter = "") {
+    std::vector<v1::Alert> alerts;
+    v1::ListAlertsRequest request;
+    request.set_filter(filter);
+    request.set_page_size(1000);
+    for (int page = 0; page < 1000; ++page) {
+      auto response = client_->ListAlerts(request);
+      EXPECT_THAT(response, IsOk());
+      if (!response.ok()) break;
+      alerts.insert(alerts.end(), response->alerts().begin(),
+                    response->alerts().end());
+      if (response->next_page_token().empty()) break;
+      request.set_page_token(response->next_page_token());
+    }
+    return alerts;
+  }
+
+  std::unique_ptr<client::AlertStream> Subscribe(
+      const v1::SubscribeRequest& request) {
+    auto stream = client_->Subscribe(request);
+    EXPECT_THAT(stream, IsOk());
+    return stream.ok() ? *std::move(stream) : nullptr;
+  }
+
+  // Reads alerts until `count` have arrived (heartbeats skipped).
+  std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream, size_t count) {
+    std::vector<v1::Alert> alerts;
+    while (alerts.size() < count) {
+      v1::SubscribeResponse response;
+      auto next = stream.Next(&response, kStreamWait);
+      EXPECT_THAT(next, IsOk()) << "after " << alerts.size() << " alerts";
+      if (!next.ok() || !*next) break;
+      alerts.insert(alerts.end(), response.alerts().begin(),
+                    response.alerts().end());
+    }
+    return alerts;
+  }
+
+  // Waits for the first heartbeat: the stream is then attached and live.
+  void AwaitHeartbeat(client::AlertStream& stream) {
+    v1::SubscribeResponse response;
+    auto next = stream.Next(&response, kStreamWait);
+    ASSERT_THAT(next, IsOk());
+    ASSERT_TRUE(*next);
+    ASSERT_TRUE(response.has_heartbeat()) << response.DebugString();
+    ASSERT_THAT(response.alerts(), SizeIs(0));
+  }
+
+  std::string data_dir_;
+  std::unique_ptr<DipwiredProcess> server_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(EndToEndTest, LiveSubscriberReceivesAlertsOfNewEvents) {
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+
+  auto published = client_->Publish(Batch(
+      {TradeEvent("t-2022", 2022, 190'300'000'000, "2023-01-13T00:00:00Z"),
+       TradeEvent("t-2023", 2023, 240'100'000'000, "2024-01-12T00:00:00Z")}));
+  ASSERT_THAT(published, IsOk());
+  ASSERT_THAT(published->results(), SizeIs(2));
+  EXPECT_EQ(published->results(0).outcome(), v1::PublishResult::ACCEPTED);
+  EXPECT_EQ(published->results(0).sequence(), 1u);
+  EXPECT_EQ(published->results(1).sequence(), 2u);
+
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 2);
+  ASSERT_THAT(alerts, SizeIs(2));
+  EXPECT_EQ(alerts[0].type(), v1::Alert::TRADE_UPDATE);
+  EXPECT_EQ(alerts[1].type(), v1::Alert::TRADE_RECORD);
+  EXPECT_EQ(alerts[1].severity(), v1::Alert::HIGH);
+  EXPECT_EQ(alerts[1].headline(),
+            "Trade record: CHN–RUS total trade $240.1B in 2023 (previous "
+            "high $190.3B in 2022)");
+  EXPECT_THAT(alerts[1].countries(), ElementsAre("CHN", "RUS"));
+  EXPECT_EQ(alerts[1].trade_change().previous_record_usd(), 190'300'000'000);
+  EXPECT_THAT(published->results(1).alert_ids(),
+              ElementsAre(alerts[1].alert_id()));
+  // The alert carries the stored event, and its commit time.
+  EXPECT_EQ(alerts[1].event().event_id(), "t-2023");
+  EXPECT_TRUE(alerts[1].has_created_at());
+  stream->Cancel();
+}
+
+TEST_F(EndToEndTest, LatestDeliversOnlyAlertsCommittedAfterTheStreamStarted) {
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                                         "2024-04-01T00:00:00Z")})),
+      IsOk());
+  v1::SubscribeRequest request;
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  auto stream = Subscribe(request);  // no start: LATEST
+  ASSERT_NE(stream, nullptr);
+  AwaitHeartbeat(*stream);
+
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p2", v1::PeaceTalkUpdate::SCHEDULED,
+                                         "2024-04-02T00:00:00Z")})),
+      IsOk());
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 1);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].event().event_id(), "p2");
+  EXPECT_EQ(alerts[0].peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::PROPOSED);
+  stream->Cancel();
+}
+
+TEST_F(EndToEndTest, QuietStreamGetsHeartbeatsWithHeadCursor) {
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                                         "2024-04-01T00:00:00Z")})),
+      IsOk());
+  v1::SubscribeRequest request;
+  request.set_filter("type = TRADE_RECORD");  // matches nothing here
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  request.mutable_heartbeat_interval()->set_nanos(1000);  // raised to 1 s
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  const absl::Time start = absl::Now();
+  v1::SubscribeResponse response;
+  ASSERT_THAT(stream->Next(&response, kStreamWait), IsOk());
+  EXPECT_TRUE(response.has_heartbeat());
+  EXPECT_EQ(response.heartbeat().head_cursor(), AllAlerts()[0].cursor());
+  // The interval was raised to the 1 s minimum, not taken as 1 µs.
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  stream->Cancel();
+}
+
+TEST_F(EndToEndTest, ReplayAppliesTheFilter) {
+  ASSERT_THAT(
+      client_->Publish(Batch(
+          {TradeEvent("t-2022", 2022, 190'300'000'000, "2023-01-13T00:00:00Z"),
+           PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                      "2024-04-01T00:00:00Z"),
+           TradeEvent("t-2023", 2023, 240'100'000'000, "2024-01-12T00:00:00Z"),
+           PeaceEvent("p2", v1::PeaceTalkUpdate::REJECTED,
+                      "2024-04-02T00:00:00Z")})),
+      IsOk());
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  request.set_filter("severity >= HIGH AND NOT kind = trade");
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 1);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].event().event_id(), "p2");
+  // Nothing else matches: the next response is a heartbeat, not an alert.
+  stream->Cancel();
+
+  EXPECT_THAT(AlertIds(AllAlerts("type = TRADE_RECORD")),
+              ElementsAre(AllAlerts()[2].alert_id()));
+}
+
+TEST_F(EndToEndTest, ResumeAfterCursorHasNoGapAndNoDuplicate) {
+  std::vector<v1::DiplomaticEvent> events;
+  for (int year = 2000; year < 2020; ++year) {
+    events.push_back(TradeEvent(absl::StrCat("t-", year), year,
+                                1'000'000'000LL * (year - 1990),
+                                absl::StrCat(year + 1, "-01-10T00:00:00Z")));
+  }
+  ASSERT_THAT(client_->Publish(Batch(events)), IsOk());
+  const std::vector<v1::Alert> all = AllAlerts();
+  ASSERT_THAT(all, SizeIs(20));
+
+  v1::SubscribeRequest request;
+  request.set_after_cursor(all[6].cursor());
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> rest = ReadAlerts(*stream, 13);
+  stream->Cancel();
+  std::vector<std::string> expected;
+  for (size_t i = 7; i < all.size(); ++i) expected.push_back(all[i].alert_id());
+  EXPECT_EQ(AlertIds(rest), expected);
+}
+
+TEST_F(EndToEndTest, StartTimeDeliversAlertsCreatedAtOrAfterIt) {
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                                         "2024-04-01T00:00:00Z")})),
+      IsOk());
+  const std::vector<v1::Alert> first = AllAlerts();
+  ASSERT_THAT(first, SizeIs(1));
+  // Commit times are distinct to the microsecond; start just after the
+  // first alert's.
+  google::protobuf::Timestamp after_first = first[0].created_at();
+  after_first.set_nanos(after_first.nanos() + 1000);
+  if (after_first.nanos() >= 1'000'000'000) {
+    after_first.set_seconds(after_first.seconds() + 1);
+    after_first.set_nanos(after_first.nanos() - 1'000'000'000);
+  }
+  absl::SleepFor(absl::Milliseconds(2));  // a later commit time for p2
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p2", v1::PeaceTalkUpdate::SCHEDULED,
+                                         "2024-04-02T00:00:00Z")})),
+      IsOk());
+
+  v1::SubscribeRequest request;
+  *request.mutable_start_time() = first[0].created_at();
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  EXPECT_THAT(AlertIds(ReadAlerts(*stream, 2)), SizeIs(2));
+  stream->Cancel();
+
+  *request.mutable_start_time() = after_first;
+  stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> later = ReadAlerts(*stream, 1);
+  ASSERT_THAT(later, SizeIs(1));
+  EXPECT_EQ(later[0].event().event_id(), "p2");
+  stream->Cancel();
+}
+
+TEST_F(EndToEndTest, ReplayThenLiveHasNoGapOrDuplicateAtTheSeam) {
+  // A publisher keeps publishing while a subscriber replays from EARLIEST;
+  // the subscriber must see exactly the log, in order.
+  constexpr int kEvents = 400;
+  std::vector<v1::DiplomaticEvent> first;
+  for (int i = 0; i < kEvents / 2; ++i) {
+    first.push_back(PeaceEvent(absl::StrCat("seam-", i),
+                               i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                          : v1::PeaceTalkUpdate::STALLED,
+                               "2024-04-01T00:00:00Z"));
+  }
+  ASSERT_THAT(client_->Publish(Batch(first)), IsOk());
+
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  std::thread publisher([this] {
+    for (int i = kEvents / 2; i < kEvents; i += 10) {
+      std::vector<v1::DiplomaticEvent> batch;
+      for (int j = i; j < i + 10; ++j) {
+        batch.push_back(PeaceEvent(absl::StrCat("seam-", j),
+                                   j % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                              : v1::PeaceTalkUpdate::STALLED,
+                                   "2024-04-01T00:00:00Z"));
+      }
+      EXPECT_THAT(client_->Publish(Batch(batch)), IsOk());
+    }
+  });
+  std::vector<v1::Alert> seen = ReadAlerts(*stream, kEvents);
+  publisher.join();
+  stream->Cancel();
+  EXPECT_EQ(AlertIds(seen), AlertIds(AllAlerts()));
+  EXPECT_THAT(seen, SizeIs(kEvents));
+}
+
+TEST_F(EndToEndTest, SubscriberFarBehindCatchesUpFromTheStore) {
+  // More alerts than the server keeps in memory (8192): the first part is
+  // served from SQLite a page at a time, the rest from the in-memory tail.
+  constexpr int kEvents = 10'000;
+  constexpr int kBatch = 500;
+  for (int i = 0; i < kEvents; i += kBatch) {
+    std::vector<v1::DiplomaticEvent> batch;
+    for (int j = i; j < i + kBatch; ++j) {
+      batch.push_back(PeaceEvent(absl::StrCat("bulk-", j),
+                                 j % 2 == 0 ? v1::PeaceTalkUpdate::IN_PROGRESS
+                                            : v1::PeaceTalkUpdate::STALLED,
+                                 "2024-04-01T00:00:00Z"));
+    }
+    ASSERT_THAT(client_->Publish(Batch(batch)), IsOk());
+  }
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> seen;
+  int responses = 0;
+  while (seen.size() < static_cast<size_t>(kEvents)) {
+    v1::SubscribeResponse response;
+    auto next = stream->Next(&response, kStreamWait);
+    ASSERT_THAT(next, IsOk());
+    ASSERT_TRUE(*next);
+    ++responses;
+    EXPECT_LT(response.ByteSizeLong(), 1u << 20);
+    seen.insert(seen.end(), response.alerts().begin(), response.alerts().end());
+  }
+  stream->Cancel();
+  ASSERT_THAT(seen, SizeIs(kEvents));
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_EQ(seen[static_cast<size_t>(i)].event().event_id(),
+              absl::StrCat("bulk-", i));
+  }
+  // Catching up comes in large responses, not one alert per message.
+  EXPECT_LT(responses, kEvents / 10);
+}
+
+TEST_F(EndToEndTest, DuplicateReturnsTheOriginalSequenceAndAlerts) {
+  auto first = client_->Publish(Batch({PeaceEvent(
+      "p1", v1::PeaceTalkUpdate::PROPOSED, "2024-04-01T00:00:00Z")}));
+  ASSERT_THAT(first, IsOk());
+  auto again = client_->Publish(Batch(
+      {PeaceEvent("p2", v1::PeaceTalkUpdate::AGREED, "2024-04-02T00:00:00Z"),
+       PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                  "2024-04-01T00:00:00Z")}));
+  ASSERT_THAT(again, IsOk());
+  ASSERT_THAT(again->results(), SizeIs(2));
+  EXPECT_EQ(again->results(0).outcome(), v1::PublishResult::ACCEPTED);
+  const v1::PublishResult& dup = again->results(1);
+  EXPECT_EQ(dup.outcome(), v1::PublishResult::DUPLICATE);
+  EXPECT_EQ(dup.sequence(), first->results(0).sequence());
+  EXPECT_THAT(dup.alert_ids(), ElementsAre(first->results(0).alert_ids(0)));
+  EXPECT_THAT(AllAlerts(), SizeIs(2));
+}
+
+TEST_F(EndToEndTest, ChangedContentUnderAKnownIdFailsTheWholeBatch) {
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                                         "2024-04-01T00:00:00Z")})),
+      IsOk());
+  auto changed = client_->Publish(Batch(
+      {PeaceEvent("p2", v1::PeaceTalkUpdate::SCHEDULED, "2024-04-02T00:00:00Z"),
+       PeaceEvent("p1", v1::PeaceTalkUpdate::AGREED, "2024-04-01T00:00:00Z")}));
+  EXPECT_THAT(changed, StatusIs(absl::StatusCode::kAlreadyExists,
+                                HasSubstr("events[1] (event_id \"p1\")")));
+  v1::ListEventsRequest list;
+  auto events = client_->ListEvents(list);
+  ASSERT_THAT(events, IsOk());
+  ASSERT_THAT(events->events(), SizeIs(1));  // p2 was not stored
+  EXPECT_EQ(events->events(0).event_id(), "p1");
+}
+
+TEST_F(EndToEndTest, InvalidEventNamesIndexIdAndFieldAndStoresNothing) {
+  v1::DiplomaticEvent bad =
+      TradeEvent("t-bad", 2023, 1'000, "2024-01-12T00:00:00Z");
+  bad.mutable_trade()->set_country_b("RU");
+  auto result = client_->Publish(
+      Batch({TradeEvent("t-ok", 2022, 1'000, "2023-01-13T00:00:00Z"), bad}));
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument,
+                               ::testing::AllOf(
+                                   HasSubstr("events[1]"), HasSubstr("t-bad"),
+                                   HasSubstr("events[1].trade.country_b"))));
+  auto events = client_->ListEvents(v1::ListEventsRequest());
+  ASSERT_THAT(events, IsOk());
+  EXPECT_THAT(events->events(), SizeIs(0));
+}
+
+TEST_F(EndToEndTest, SameEventIdTwiceInOneBatchIsInvalid) {
+  auto result = client_->Publish(Batch(
+      {PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED, "2024-04-01T00:00:00Z"),
+       PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                  "2024-04-01T00:00:00Z")}));
+  EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument,
+                               HasSubstr("events[1]")));
+}
+
+TEST_F(EndToEndTest, BadFilterAndBadCursorAreInvalidArgument) {
+  v1::SubscribeRequest request;
+  request.set_filter("countries:CHN AND colour = red");
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  v1::SubscribeResponse response;
+  EXPECT_THAT(
+      stream->Next(&response, kStreamWait),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("column 19")));
+
+  v1::SubscribeRequest cursor;
+  cursor.set_after_cursor("not-a-cursor");
+  stream = Subscribe(cursor);
+  ASSERT_NE(stream, nullptr);
+  EXPECT_THAT(
+      stream->Next(&response, kStreamWait),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("after_cursor")));
+
+  v1::ListAlertsRequest list;
+  list.set_filter("severity >= URGENT");
+  EXPECT_THAT(
+      client_->ListAlerts(list),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("column")));
+}
+
+TEST_F(EndToEndTest, PageTokensPageThroughHistoryAndAreBoundToTheFilter) {
+  std::vector<v1::DiplomaticEvent> events;
+  for (int i = 0; i < 25; ++i) {
+    events.push_back(PeaceEvent(absl::StrCat("p", i),
+                                i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                           : v1::PeaceTalkUpdate::AGREED,
+                                "2024-04-01T00:00:00Z"));
+  }
+  ASSERT_THAT(client_->Publish(Batch(events)), IsOk());
+  v1::ListAlertsRequest request;
+  request.set_filter("severity = HIGH");
+  request.set_page_size(5);
+  std::vector<std::string> ids;
+  for (int page = 0; page < 10; ++page) {
+    auto response = client_->ListAlerts(request);
+    ASSERT_THAT(response, IsOk());
+    for (const auto& alert : response->alerts())
+      ids.push_back(alert.alert_id());
+    if (response->next_page_token().empty()) break;
+    request.set_page_token(response->next_page_token());
+    if (page == 0) {
+      v1::ListAlertsRequest other = request;
+      other.set_filter("severity = MEDIUM");
+      EXPECT_THAT(client_->ListAlerts(other),
+                  StatusIs(absl::StatusCode::kInvalidArgument,
+                           HasSubstr("page_token")));
+    }
+  }
+  EXPECT_EQ(ids, AlertIds(AllAlerts("severity = HIGH")));
+  EXPECT_THAT(ids, SizeIs(12));
+
+  v1::ListEventsRequest by_country;
+  by_country.set_filter("countries:che AND kind = peace_talk");
+  auto listed = client_->ListEvents(by_country);
+  ASSERT_THAT(listed, IsOk());
+  EXPECT_THAT(listed->events(), SizeIs(25));
+  EXPECT_THAT(listed->sequences(), SizeIs(25));
+}
+
+TEST_F(EndToEndTest, KillNineThenRestartServesIdenticalHistoryAndState) {
+  auto published = client_->Publish(Batch(
+      {TradeEvent("t-2022", 2022, 190'300'000'000, "2023-01-13T00:00:00Z"),
+       TradeEvent("t-2023", 2023, 240'100'000'000, "2024-01-12T00:00:00Z"),
+       PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                  "2024-04-01T00:00:00Z")}));
+  ASSERT_THAT(published, IsOk());
+  const std::vector<v1::Alert> before = AllAlerts();
+  ASSERT_THAT(before, SizeIs(3));
+
+  KillAndRestart();
+
+  const std::vector<v1::Alert> after = AllAlerts();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_TRUE(MessageDifferencer::Equals(before[i], after[i]))
+        << before[i].DebugString() << " vs " << after[i].DebugString();
+  }
+  // A retry after the crash is a duplicate with the original answer.
+  auto retry = client_->Publish(Batch(
+      {TradeEvent("t-2023", 2023, 240'100'000'000, "2024-01-12T00:00:00Z")}));
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->results(0).outcome(), v1::PublishResult::DUPLICATE);
+  EXPECT_EQ(retry->results(0).sequence(), 2u);
+  EXPECT_THAT(retry->results(0).alert_ids(), ElementsAre(before[1].alert_id()));
+
+  // The engine's state is the one the log implies: 2024 below the 2023
+  // record is an update, the peace process's known status is PROPOSED, and
+  // new alerts continue the log's ids and cursors.
+  auto more = client_->Publish(Batch(
+      {TradeEvent("t-2024", 2024, 200'000'000'000, "2025-01-12T00:00:00Z"),
+       PeaceEvent("p2", v1::PeaceTalkUpdate::PROPOSED, "2024-04-02T00:00:00Z"),
+       PeaceEvent("p3", v1::PeaceTalkUpdate::AGREED, "2024-04-03T00:00:00Z")}));
+  ASSERT_THAT(more, IsOk());
+  EXPECT_EQ(more->results(0).sequence(), 4u);
+  EXPECT_THAT(more->results(1).alert_ids(), SizeIs(0));  // same status
+  const std::vector<v1::Alert> all = AllAlerts();
+  ASSERT_THAT(all, SizeIs(5));
+  EXPECT_EQ(all[3].type(), v1::Alert::TRADE_UPDATE);
+  EXPECT_EQ(all[3].trade_change().previous_record_usd(), 240'100'000'000);
+  EXPECT_EQ(all[4].peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::PROPOSED);
+
+  // A cursor from before the crash resumes after it.
+  v1::SubscribeRequest request;
+  request.set_after_cursor(before[2].cursor());
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  EXPECT_EQ(AlertIds(ReadAlerts(*stream, 2)),
+            (std::vector<std::string>{all[3].alert_id(), all[4].alert_id()}));
+  stream->Cancel();
+}
+
+TEST_F(EndToEndTest, SigtermEndsStreamsWithUnavailableAndExitsZero) {
+  v1::SubscribeRequest request;
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  auto stream = Subscribe(request);
+  ASSERT_NE(stream, nullptr);
+  AwaitHeartbeat(*stream);
+  absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
+  server_.reset();
+  ASSERT_THAT(exit_code, IsOk());
+  EXPECT_EQ(*exit_code, 0);
+  v1::SubscribeResponse response;
+  absl::StatusOr<bool> next = true;
+  for (int i = 0; i < 5 && next.ok() && *next; ++i) {
+    next = stream->Next(&response, kStreamWait);
+  }
+  EXPECT_THAT(next, StatusIs(absl::StatusCode::kUnavailable));
+}
+
+TEST_F(EndToEndTest, AcknowledgeIsNotImplementedYet) {
+  v1::AcknowledgeRequest request;
+  request.set_subscription("desk");
+  EXPECT_THAT(client_->Acknowledge(request),
+              StatusIs(absl::StatusCode::kUnimplemented));
+}
+
+}  // namespace
+}  // namespace dipwire

@@ -74,15 +74,16 @@ absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
     const absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) break;
     pollfd pfd{out_pipe[0], POLLIN, 0};
-    const int ready = poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
+    const int ready =
+        poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
     char buf[512];
     const ssize_t n = read(out_pipe[0], buf, sizeof buf);
     if (n <= 0) break;
     output.append(buf, static_cast<size_t>(n));
-    for (size_t start = 0, nl; (nl = output.find('\n', start)) != std::string::npos;
-         start = nl + 1) {
+    for (size_t start = 0, nl;
+         (nl = output.find('\n', start)) != std::string::npos; start = nl + 1) {
       absl::string_view line(output.data() + start, nl - start);
       if (absl::ConsumePrefix(&line, "listening on ")) {
         address = std::string(line);
@@ -95,9 +96,9 @@ absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
     int status = 0;
     waitpid(pid, &status, 0);
     close(out_pipe[0]);
-    return absl::UnavailableError(absl::StrCat(
-        "dipwired did not report a listening address; exit ",
-        ExitCode(status), "; stdout: ", output));
+    return absl::UnavailableError(
+        absl::StrCat("dipwired did not report a listening address; exit ",
+                     ExitCode(status), "; stdout: ", output));
   }
   // The read end stays open for the child's lifetime, so that a later line
   // on its stdout does not raise SIGPIPE; the destructor closes it.
@@ -131,8 +132,8 @@ absl::StatusOr<int> DipwiredProcess::Stop(int signal, absl::Duration timeout) {
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
       pid_ = -1;
-      return absl::DeadlineExceededError(
-          absl::StrCat("dipwired did not exit within ", absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "dipwired did not exit within ", absl::FormatDuration(timeout)));
     }
     absl::SleepFor(absl::Milliseconds(10));
   }

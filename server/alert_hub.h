@@ -1,0 +1,172 @@
+#ifndef DIPWIRE_SERVER_ALERT_HUB_H_
+#define DIPWIRE_SERVER_ALERT_HUB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "dipwire/v1/alerts.pb.h"
+#include "server/event_store.h"
+#include "server/filter.h"
+
+namespace dipwire::server {
+
+// Where a subscription starts (DESIGN.md, SubscribeRequest.start).
+struct StartSpec {
+  enum class Kind { kLatest, kEarliest, kAfterPosition, kAtTime };
+  Kind kind = Kind::kLatest;
+  uint64_t after_position = 0;  // kAfterPosition
+  absl::Time time;              // kAtTime
+};
+
+struct AlertHubOptions {
+  // Recent alerts kept in memory; a subscriber further behind reads from the
+  // store a page at a time.
+  size_t tail_capacity = 8192;
+  // Bounds of one SubscribeResponse: alerts and serialized bytes (well under
+  // gRPC's 4 MiB default and DESIGN.md's 1 MiB).
+  size_t max_response_alerts = 1000;
+  size_t max_response_bytes = 512 * 1024;
+  // Alerts read from the store per page while catching up.
+  size_t store_page_alerts = 1000;
+  // Store pages one worker turn may scan before yielding to other
+  // subscribers (a filter that matches nothing must not hog a worker).
+  int max_store_pages_per_turn = 8;
+  // Threads that produce responses; no thread per subscriber.
+  int worker_threads = 2;
+  // How often idle streams are checked for a due heartbeat.
+  absl::Duration heartbeat_tick = absl::Milliseconds(200);
+};
+
+// The fan-out of committed alerts to subscribers (DESIGN.md, "the log is the
+// buffer"). A subscriber is a cursor and a compiled filter, not a queue: the
+// hub keeps one bounded tail of recent alerts shared by everyone, and a
+// subscriber that falls behind it reads from the store a bounded page at a
+// time. A slow subscriber therefore costs one cursor and at most one
+// response in memory however far behind it is, and never delays publishers
+// (Publish only appends to the tail and queues work) or other subscribers.
+//
+// Responses are produced on a small pool of worker threads, never on gRPC
+// reaction threads: a reactor only reports completions (WriteDone, Cancel,
+// Detach), which take the hub's lock briefly and never block.
+//
+// Invariants (under mu_):
+//  - tail_ holds the alerts at positions tail_first_ .. head_, contiguous.
+//  - a stream is in exactly one of: queued (in run_queue_), running (a worker
+//    owns it), writing (a write is in flight), waiting (caught up, in
+//    waiting_), finished (End was called; only Detach may follow).
+//  - Stream::End is called exactly once per attached stream, by a worker.
+//
+// Safe for concurrent use from multiple threads.
+class AlertHub {
+ public:
+  // The gRPC side of one Subscribe call, implemented by its reactor.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Starts writing `response`, which the hub keeps alive and unchanged
+    // until the stream reports AlertHub::WriteDone. Called on a worker; at
+    // most one write is in flight per stream.
+    virtual void Send(const v1::SubscribeResponse* response) = 0;
+    // Ends the call with `status`. Called once, on a worker, after which the
+    // hub touches the stream again only to forget it in Detach.
+    virtual void End(const absl::Status& status) = 0;
+  };
+
+  // Identifies an attached stream.
+  using StreamId = uint64_t;
+
+  // `store` and `clock` must outlive the hub. Call Start before use.
+  AlertHub(EventStore* store, Clock* clock, AlertHubOptions options = {});
+  AlertHub(const AlertHub&) = delete;
+  AlertHub& operator=(const AlertHub&) = delete;
+  // Stops the workers (see Stop).
+  ~AlertHub();
+
+  // Loads the newest alerts from the store into the tail and starts the
+  // workers. Blocks on the store.
+  absl::Status Start() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Makes newly committed alerts visible and wakes the streams waiting for
+  // them. `alerts` continue the log (positions head()+1, ...). Never blocks
+  // on I/O or on subscribers.
+  void Publish(std::vector<std::shared_ptr<const StoredAlert>> alerts)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The newest alert position (0 when the log has no alert).
+  uint64_t head() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Attaches a stream that delivers alerts matching `filter` from `start`,
+  // with a heartbeat after `heartbeat` of quiet. `stream` is borrowed until
+  // Detach returns. Returns INVALID_ARGUMENT when an after_position lies
+  // beyond the newest alert, UNAVAILABLE when the hub is shutting down; on
+  // error nothing is attached and the caller finishes the call itself.
+  // Never blocks on I/O.
+  absl::StatusOr<StreamId> Attach(Stream* stream, Filter filter,
+                                  StartSpec start, absl::Duration heartbeat)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The stream's write finished; `ok` false means the call is broken.
+  void WriteDone(StreamId id, bool ok) ABSL_LOCKS_EXCLUDED(mu_);
+  // The call was cancelled (client gone, deadline, server shutdown).
+  void Cancel(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the stream; called from the reactor's OnDone, after End.
+  void Detach(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Ends every stream, current and future, with UNAVAILABLE ("the server is
+  // shutting down"). Streams whose write is stuck end when their call is
+  // cancelled. Does not wait.
+  void BeginShutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Joins the workers. Call after the gRPC server has shut down (so that
+  // every stream has finished); idempotent.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Number of attached streams (for tests and metrics).
+  size_t stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Sub;
+  enum class State { kQueued, kRunning, kWriting, kWaiting, kFinished };
+
+  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  void TickerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // Produces and starts the next response for `sub` (state kRunning).
+  void Serve(Sub* sub) ABSL_LOCKS_EXCLUDED(mu_);
+  void Enqueue(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Collects matching alerts after sub->after into sub->response.
+  absl::Status Collect(Sub* sub, bool* yielded) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Const after construction.
+  EventStore* const store_;
+  Clock* const clock_;
+  const AlertHubOptions options_;
+
+  std::vector<std::thread> threads_;  // touched only by Start and Stop
+
+  mutable absl::Mutex mu_;
+  uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t tail_first_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<std::shared_ptr<const StoredAlert>> tail_ ABSL_GUARDED_BY(mu_);
+  StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::flat_hash_map<StreamId, std::unique_ptr<Sub>> subs_
+      ABSL_GUARDED_BY(mu_);
+  std::deque<Sub*> run_queue_ ABSL_GUARDED_BY(mu_);
+  std::vector<Sub*> waiting_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace dipwire::server
+
+#endif  // DIPWIRE_SERVER_ALERT_HUB_H_

@@ -1,0 +1,57 @@
+#ifndef DIPWIRE_SERVER_ALERT_SERVICE_H_
+#define DIPWIRE_SERVER_ALERT_SERVICE_H_
+
+#include "common/clock.h"
+#include "dipwire/v1/alerts.grpc.pb.h"
+#include "server/alert_hub.h"
+#include "server/event_store.h"
+#include "server/executor.h"
+#include "server/publish_pipeline.h"
+
+namespace dipwire::server {
+
+// The gRPC adapter of dipwire.v1.AlertService, on the callback API: no
+// thread per call or per subscriber. Handlers are thin: validate, hand the
+// request to the domain (PublishPipeline, AlertHub, the history listings on
+// `executor`), and finish with the converted result. Nothing here blocks a
+// reaction: store reads run on the executor or the hub's workers.
+//
+// Does not take ownership of its arguments, which must outlive it (and the
+// grpc::Server it is registered with). Safe for concurrent use.
+class AlertServiceImpl final : public v1::AlertService::CallbackService {
+ public:
+  AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub, EventStore* store,
+                   Executor* executor, Clock* clock);
+
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
+                                    const v1::PublishRequest* request,
+                                    v1::PublishResponse* response) override;
+  grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>*
+  PublishStream(grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const v1::SubscribeRequest* request) override;
+  grpc::ServerUnaryReactor* Acknowledge(
+      grpc::CallbackServerContext* context,
+      const v1::AcknowledgeRequest* request,
+      v1::AcknowledgeResponse* response) override;
+  grpc::ServerUnaryReactor* ListAlerts(
+      grpc::CallbackServerContext* context,
+      const v1::ListAlertsRequest* request,
+      v1::ListAlertsResponse* response) override;
+  grpc::ServerUnaryReactor* ListEvents(
+      grpc::CallbackServerContext* context,
+      const v1::ListEventsRequest* request,
+      v1::ListEventsResponse* response) override;
+
+ private:
+  PublishPipeline* const pipeline_;
+  AlertHub* const hub_;
+  EventStore* const store_;
+  Executor* const executor_;
+  Clock* const clock_;
+};
+
+}  // namespace dipwire::server
+
+#endif  // DIPWIRE_SERVER_ALERT_SERVICE_H_

@@ -1,0 +1,56 @@
+#ifndef DIPWIRE_SERVER_SERVER_H_
+#define DIPWIRE_SERVER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace dipwire::server {
+
+struct ServerOptions {
+  // HOST:PORT to listen on; port 0 picks a free one.
+  std::string listen = "127.0.0.1:50051";
+  // Where the embedded store keeps its database.
+  std::string data_dir = "./data";
+};
+
+// A running dipwired: the store, the log replayed into the alert engine, the
+// fan-out hub and the gRPC server, wired together.
+//
+// Safe for concurrent use; Shutdown may be called from any thread.
+class Server {
+ public:
+  // Opens the store, replays the log, and starts serving. Blocks until the
+  // server listens. Errors: the store's (see SqliteEventStore::Open), or
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Server>> Start(
+      const ServerOptions& options);
+
+  // Shuts down (with a short deadline) if Shutdown was not called.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port, and "host:port" with it.
+  int port() const;
+  std::string address() const;
+  // Events replayed from the store on start.
+  uint64_t replayed_events() const;
+
+  // Stops accepting calls, ends every Subscribe stream with UNAVAILABLE,
+  // lets in-flight publishes commit and answer, waits at most `deadline`
+  // for calls to finish (then cancels them), and closes the store.
+  // Idempotent.
+  void Shutdown(absl::Duration deadline);
+
+ private:
+  class Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace dipwire::server
+
+#endif  // DIPWIRE_SERVER_SERVER_H_
