@@ -39,7 +39,8 @@ class RuleSet {
   virtual ~RuleSet() = default;
 
   // True when this rule set handles `event`'s kind.
-  virtual bool Handles(const v1::DiplomaticEvent& event) const = 0;
+  [[nodiscard]] virtual bool Handles(
+      const v1::DiplomaticEvent& event) const = 0;
 
   // Applies the entry to the family's state and appends the alerts it yields
   // to `alerts`, with type, severity, headline, countries, event, created_at
@@ -49,8 +50,64 @@ class RuleSet {
   virtual void Apply(const LogEntry& entry, std::vector<v1::Alert>* alerts) = 0;
 };
 
+// The three families. Names, meeting ids, reporters and process ids compare
+// after NormalizeName (trimmed, case and runs of white space folded). Each
+// family keeps, per identity, the newest reported_at applied to it; a report
+// strictly older than that is stale (equal is not). State grows with the
+// number of identities only.
+
+// Meetings. Identity: the meeting_id when set; otherwise the sorted
+// participant names and the UTC day of occurred_at.
+//   - The first report of a meeting yields LEADER_MEETING_NEW, with
+//     MeetingChange.status set.
+//   - A later report yields LEADER_MEETING_UPDATED when the status, the city
+//     or occurred_at changed, with all four MeetingChange fields (the previous
+//     status, occurred_at and city, and the new status); otherwise nothing.
+//   - An empty city means "not reported": it is no change, and the previous
+//     city is kept. Cities compare after NormalizeName.
+//   - Without a meeting_id the UTC day is part of the identity (another day
+//     is another meeting), so occurred_at counts as changed only with an id;
+//     a different time of day on an id-less meeting is recorded silently.
+// Severity HIGH when a participant is HEAD_OF_STATE or HEAD_OF_GOVERNMENT,
+// else MEDIUM. Headlines:
+//   New meeting: Sergei Lavrov (RUS) and Wang Yi (CHN) in Beijing, scheduled
+//     2024-04-08
+//   Meeting update: Vladimir Putin (RUS) and Xi Jinping (CHN) in Beijing now
+//     held 2024-05-16 (was expected 2024-05-15)
+// The place is the city, else the host country, else left out; the
+// parenthesis names only what changed.
 std::unique_ptr<RuleSet> NewMeetingRules();
+
+// Trade figures. A series is the country pair, the flow and the reporter; a
+// figure is one year of it. For TOTAL the pair is unordered; EXPORTS and
+// IMPORTS keep the event's direction (CHN exports to RUS and RUS exports to
+// CHN are different series). The earlier figures of a series are every
+// year applied to it so far, a revised year replacing its value.
+//   - A figure above every earlier figure (at least one, this year's previous
+//     value included when revised) yields TRADE_RECORD (HIGH) with
+//     TradeChange{previous_record_usd, previous_record_year} = the highest
+//     earlier figure (the earliest year on a tie), and previous_value_usd
+//     when the year is revised.
+//   - Otherwise a new year or a changed value yields TRADE_UPDATE (LOW) with
+//     previous_record_* = the series' highest figure before this one (unset
+//     for a series' first figure) and previous_value_usd when revised.
+//   - The same value again yields nothing.
+// Headlines:
+//   Trade record: CHN–RUS total trade $240.1B in 2023 (previous high $190.3B
+//     in 2022)
+//   Trade update: CHN–USA total trade $664.5B in 2023 (was $690.6B)
+//   Trade update: CHN–USA total trade $500.2B in 2024 (high $690.6B in 2022)
+//   Trade update: CHN exports to RUS $110.0B in 2023   (a series' first)
 std::unique_ptr<RuleSet> NewTradeRules();
+
+// Peace talks. Identity: the process_id. A status other than the last known
+// (none known counts as other) yields PEACE_TALK_STATUS_CHANGED with
+// PeaceTalkChange{previous_status (STATUS_UNSPECIFIED when none), status};
+// the same status yields nothing. Severity HIGH for AGREED, REJECTED and
+// COLLAPSED, else MEDIUM. Headlines use the title, else the process_id, and
+// the venue when set:
+//   Peace talks: Ukraine peace summit (CHE) now scheduled
+//   Peace talks: Ukraine peace summit (CHE) now rejected (was scheduled)
 std::unique_ptr<RuleSet> NewPeaceTalkRules();
 
 // Applies events in log order to the three families' rule sets and names the
@@ -67,10 +124,14 @@ class AlertEngine {
   ~AlertEngine();
 
   // Applies `entry` (sequence must be greater than any applied before) and
-  // returns the alerts it yields, in order; cursor is left empty.
+  // returns the alerts it yields, in order, with alert_id set and cursor
+  // left empty. `entry.event` is borrowed for the call only; an entry without
+  // an event, or whose event has no kind, yields nothing. Never blocks and
+  // never reads a clock.
   std::vector<v1::Alert> Apply(const LogEntry& entry);
 
-  // The stable id of the k-th alert of the event at `sequence`.
+  // The stable id of the k-th alert of the event at `sequence`:
+  // "al-<sequence>-<k>", e.g. "al-12-0".
   static std::string AlertId(uint64_t sequence, int k);
 
  private:
