@@ -16,16 +16,26 @@ namespace dipwire {
 // Checks one event. `path` is the event's own field path ("events[1]"); every
 // message names it, the event_id when there is one, and the offending field's
 // full path, e.g.
-//   events[1] (event_id "tass-0412"): events[1].meeting.participants[0].country:
-//   "RU" is not an ISO 3166-1 alpha-3 country code
+//   events[1] (event_id "tass-0412"):
+//   events[1].meeting.participants[0].country: "RU" is not an ISO 3166-1
+//   alpha-3 country code
+// When the event_id itself is missing or malformed, the parenthesis is left
+// out (the event_id message quotes the raw value). With an empty `path` the
+// message starts with "event" and field paths are relative to the event.
+// Offending strings are quoted, escaped and, past 64 bytes, shortened, so a
+// message is one line (and valid UTF-8 when the event's strings are).
 // `now` is the ingest time: reported_at may be at most one day after it.
-// Returns OK or INVALID_ARGUMENT.
+// Returns OK, or INVALID_ARGUMENT describing the first failing check in field
+// order. Allocates only to build that message.
 absl::Status ValidateEvent(const v1::DiplomaticEvent& event,
                            absl::string_view path, absl::Time now);
 
-// Checks a whole batch: at least one event, every event valid (the first
-// invalid one is reported), and no event_id twice (the message names both
-// indexes). Returns OK or INVALID_ARGUMENT.
+// Checks a whole batch: at least one event, every event valid (checked as
+// ValidateEvent with path "events[i]"), and no event_id twice. Returns OK or
+// INVALID_ARGUMENT for the first problem in index order; a repeated event_id
+// is reported at its second occurrence and names both indexes:
+//   events[3] (event_id "x"): event_id repeats events[1]; an event may appear
+//   once per batch
 absl::Status ValidatePublishRequest(const v1::PublishRequest& request,
                                     absl::Time now);
 

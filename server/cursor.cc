@@ -1,6 +1,5 @@
 #include "server/cursor.h"
 
-
 #include "absl/base/internal/endian.h"
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -30,7 +29,8 @@ std::string Encode(char kind, uint64_t position, absl::string_view binding) {
   std::string raw(kPayloadSize, '\0');
   raw[0] = kind;
   absl::big_endian::Store64(&raw[1], position);
-  const uint32_t check = Fnv1a(binding, Fnv1a(absl::string_view(raw.data(), 9)));
+  const uint32_t check =
+      Fnv1a(binding, Fnv1a(absl::string_view(raw.data(), 9)));
   absl::big_endian::Store32(&raw[9], check);
   return absl::WebSafeBase64Escape(raw);
 }
@@ -39,21 +39,27 @@ absl::StatusOr<uint64_t> Decode(char kind, absl::string_view text,
                                 absl::string_view binding,
                                 absl::string_view what) {
   std::string raw;
+  // The decoder is lenient: it skips white space, accepts padding, and ignores
+  // the 4 spare bits of the last character, so 16 different strings decode to
+  // the same bytes. Accept only the one string Encode makes, so that a
+  // mistyped cursor is rejected and each position has exactly one cursor.
   if (text.size() > 32 || !absl::WebSafeBase64Unescape(text, &raw) ||
-      raw.size() != kPayloadSize || raw[0] != kind) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": \"", absl::CHexEscape(text.substr(0, 40)),
-                     "\" is not a dipwire ", what,
-                     kind == kCursorKind
-                         ? " (use a cursor from an alert this server sent)"
-                         : " (use next_page_token from the previous page)"));
+      raw.size() != kPayloadSize || raw[0] != kind ||
+      absl::WebSafeBase64Escape(raw) != text) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": \"", absl::CHexEscape(text.substr(0, 40)),
+        "\" is not a dipwire ", kind == kCursorKind ? "cursor" : "page token",
+        kind == kCursorKind ? " (use a cursor from an alert this server sent)"
+                            : " (use next_page_token from the previous page)"));
   }
-  const uint32_t check = Fnv1a(binding, Fnv1a(absl::string_view(raw.data(), 9)));
+  const uint32_t check =
+      Fnv1a(binding, Fnv1a(absl::string_view(raw.data(), 9)));
   if (absl::big_endian::Load32(&raw[9]) != check) {
     if (kind == kPageTokenKind) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": this page token was issued for a different filter; "
-                "start again without a page_token"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what,
+                       ": this page token was issued for a different filter; "
+                       "start again without a page_token"));
     }
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": \"", absl::CHexEscape(text),
