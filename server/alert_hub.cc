@@ -42,7 +42,7 @@ struct AlertHub::Sub {
 };
 
 AlertHub::AlertHub(EventStore* store, Clock* clock, AlertHubOptions options)
-    : store_(store), clock_(clock), options_(std::move(options)) {}
+    : store_(store), clock_(clock), options_(options) {}
 
 AlertHub::~AlertHub() { Stop(); }
 
@@ -251,123 +251,130 @@ void AlertHub::TickerLoop() {
 }
 
 void AlertHub::Serve(Sub* sub) {
-  absl::Status status;
-  if (!sub->started) {
-    // kAtTime: the alerts created at or after start.time.
-    absl::StatusOr<uint64_t> before =
-        store_->AlertPositionBefore(sub->start.time);
-    if (before.ok()) {
-      sub->after = *before;
-      sub->started = true;
-    } else {
-      status = before.status();
-    }
-  }
+  absl::Status status = ResolveStart(sub);
   bool yielded = false;
   sub->response.Clear();
   if (status.ok()) status = Collect(sub, &yielded);
 
   Stream* const stream = sub->stream;
-  bool write = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (status.ok() && sub->cancelled) {
-      status = absl::CancelledError("the subscriber went away");
-    } else if (status.ok() && shutting_down_) {
-      status = absl::UnavailableError(
-          "the server is shutting down; resubscribe after your last cursor");
-    }
-    if (!status.ok()) {
-      sub->state = State::kFinished;
-    } else if (sub->response.alerts_size() > 0) {
-      write = true;
-    } else if (yielded || sub->after < head_) {
-      Enqueue(sub);  // more to scan; let other streams have a turn
-      return;
-    } else if (clock_->Now() - sub->last_write >= sub->heartbeat) {
-      v1::Heartbeat* heartbeat = sub->response.mutable_heartbeat();
-      *heartbeat->mutable_server_time() = ToProtoTime(clock_->Now());
-      if (head_ > 0) heartbeat->set_head_cursor(EncodeCursor(head_));
-      write = true;
-    } else {
-      sub->state = State::kWaiting;
-      waiting_.push_back(sub);
-      return;
-    }
-    if (write) {
-      sub->state = State::kWriting;
-      sub->last_write = clock_->Now();
-    }
-  }
-  if (write) {
-    stream->Send(&sub->response);
-  } else {
-    if (status.code() == absl::StatusCode::kInternal) {
-      DIPWIRE_LOG(kError) << "subscription " << sub->id << " ended: " << status;
-    }
-    // Last touch of this stream: Detach (from OnDone) may follow at once.
-    stream->End(status);
+  switch (NextStep(sub, yielded, &status)) {
+    case Step::kWrite:
+      stream->Send(&sub->response);
+      break;
+    case Step::kEnd:
+      if (status.code() == absl::StatusCode::kInternal) {
+        DIPWIRE_LOG(kError)
+            << "subscription " << sub->id << " ended: " << status;
+      }
+      // Last touch of this stream: Detach (from OnDone) may follow at once.
+      stream->End(status);
+      break;
+    case Step::kNone:
+      break;
   }
 }
 
+absl::Status AlertHub::ResolveStart(Sub* sub) {
+  if (sub->started) return absl::OkStatus();
+  // kAtTime: the alerts created at or after start.time.
+  DIPWIRE_ASSIGN_OR_RETURN(sub->after,
+                           store_->AlertPositionBefore(sub->start.time));
+  sub->started = true;
+  return absl::OkStatus();
+}
+
+AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
+                                  absl::Status* status) {
+  absl::MutexLock lock(&mu_);
+  if (status->ok() && sub->cancelled) {
+    *status = absl::CancelledError("the subscriber went away");
+  } else if (status->ok() && shutting_down_) {
+    *status = absl::UnavailableError(
+        "the server is shutting down; resubscribe after your last cursor");
+  }
+  if (!status->ok()) {
+    sub->state = State::kFinished;
+    return Step::kEnd;
+  }
+  const absl::Time now = clock_->Now();
+  if (sub->response.alerts_size() == 0) {
+    if (yielded || sub->after < head_) {
+      Enqueue(sub);  // more to scan; let other streams have a turn
+      return Step::kNone;
+    }
+    if (now - sub->last_write < sub->heartbeat) {
+      sub->state = State::kWaiting;
+      waiting_.push_back(sub);
+      return Step::kNone;
+    }
+    v1::Heartbeat* heartbeat = sub->response.mutable_heartbeat();
+    *heartbeat->mutable_server_time() = ToProtoTime(now);
+    if (head_ > 0) heartbeat->set_head_cursor(EncodeCursor(head_));
+  }
+  sub->state = State::kWriting;
+  sub->last_write = now;
+  return Step::kWrite;
+}
+
+bool AlertHub::Offer(Sub* sub, const StoredAlert& alert, size_t* bytes) const {
+  if (sub->filter.Matches(alert.alert)) {
+    v1::SubscribeResponse& response = sub->response;
+    const size_t size = alert.alert.ByteSizeLong();
+    if (response.alerts_size() > 0 &&
+        (*bytes + size > options_.max_response_bytes ||
+         static_cast<size_t>(response.alerts_size()) >=
+             options_.max_response_alerts)) {
+      return false;  // full; this alert starts the next response
+    }
+    *response.add_alerts() = alert.alert;
+    *bytes += size;
+  }
+  sub->after = alert.position;
+  return true;
+}
+
+bool AlertHub::CopyTail(const Sub& sub,
+                        std::vector<std::shared_ptr<const StoredAlert>>* chunk,
+                        bool* caught_up) const {
+  absl::MutexLock lock(&mu_);
+  *caught_up = sub.after >= head_;
+  if (*caught_up || sub.after + 1 < tail_first_) return false;
+  const size_t begin = sub.after + 1 - tail_first_;
+  const size_t end = std::min(tail_.size(), begin + kTailChunk);
+  chunk->assign(tail_.begin() + static_cast<std::ptrdiff_t>(begin),
+                tail_.begin() + static_cast<std::ptrdiff_t>(end));
+  return true;
+}
+
 absl::Status AlertHub::Collect(Sub* sub, bool* yielded) {
-  v1::SubscribeResponse& response = sub->response;
   size_t bytes = 0;
   int store_pages = 0;
   std::vector<std::shared_ptr<const StoredAlert>> chunk;
   std::vector<StoredAlert> page;
-  chunk.reserve(kTailChunk);
-
-  // Adds `alert` when it matches; returns false when the response is full
-  // (the alert is then left for the next response).
-  auto offer = [&](const StoredAlert& alert) {
-    if (sub->filter.Matches(alert.alert)) {
-      const size_t size = alert.alert.ByteSizeLong();
-      if (response.alerts_size() > 0 &&
-          (bytes + size > options_.max_response_bytes ||
-           static_cast<size_t>(response.alerts_size()) >=
-               options_.max_response_alerts)) {
-        return false;
-      }
-      *response.add_alerts() = alert.alert;
-      bytes += size;
-    }
-    sub->after = alert.position;
-    return true;
-  };
-
   while (true) {
+    bool caught_up = false;
     chunk.clear();
-    {
-      absl::MutexLock lock(&mu_);
-      if (sub->after >= head_) return absl::OkStatus();  // caught up
-      if (sub->after + 1 >= tail_first_) {
-        const size_t begin = sub->after + 1 - tail_first_;
-        const size_t end = std::min(tail_.size(), begin + kTailChunk);
-        chunk.assign(tail_.begin() + static_cast<std::ptrdiff_t>(begin),
-                     tail_.begin() + static_cast<std::ptrdiff_t>(end));
-      }
-    }
-    if (!chunk.empty()) {
-      for (const auto& alert : chunk) {
-        if (!offer(*alert)) return absl::OkStatus();
-      }
+    if (CopyTail(*sub, &chunk, &caught_up)) {
+      const bool full = std::any_of(
+          chunk.begin(), chunk.end(),
+          [&](const auto& alert) { return !Offer(sub, *alert, &bytes); });
+      if (full) return absl::OkStatus();
       continue;
     }
+    if (caught_up) return absl::OkStatus();
     // Behind the in-memory tail: one bounded page from the store.
-    if (store_pages >= options_.max_store_pages_per_turn) {
+    if (store_pages++ >= options_.max_store_pages_per_turn) {
       *yielded = true;
       return absl::OkStatus();
     }
-    ++store_pages;
     page.clear();
     DIPWIRE_RETURN_IF_ERROR(
         store_->ReadAlerts(sub->after, options_.store_page_alerts,
                            4 * options_.max_response_bytes, &page));
-    if (page.empty()) return absl::OkStatus();
-    for (const StoredAlert& alert : page) {
-      if (!offer(alert)) return absl::OkStatus();
-    }
+    const bool full = std::any_of(
+        page.begin(), page.end(),
+        [&](const StoredAlert& alert) { return !Offer(sub, alert, &bytes); });
+    if (full || page.empty()) return absl::OkStatus();
   }
 }
 

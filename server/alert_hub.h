@@ -36,7 +36,7 @@ struct AlertHubOptions {
   // Bounds of one SubscribeResponse: alerts and serialized bytes (well under
   // gRPC's 4 MiB default and DESIGN.md's 1 MiB).
   size_t max_response_alerts = 1000;
-  size_t max_response_bytes = 512 * 1024;
+  size_t max_response_bytes = size_t{512} * 1024;
   // Alerts read from the store per page while catching up.
   size_t store_page_alerts = 1000;
   // Store pages one worker turn may scan before yielding to other
@@ -139,13 +139,35 @@ class AlertHub {
   struct Sub;
   enum class State { kQueued, kRunning, kWriting, kWaiting, kFinished };
 
+  // What a worker does with a stream after collecting.
+  enum class Step { kWrite, kEnd, kNone };
+
   void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void TickerLoop() ABSL_LOCKS_EXCLUDED(mu_);
-  // Produces and starts the next response for `sub` (state kRunning).
-  void Serve(Sub* sub) ABSL_LOCKS_EXCLUDED(mu_);
   void Enqueue(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Collects matching alerts after sub->after into sub->response.
+
+  // A worker's turn with `sub` (state kRunning): collect, then write, end,
+  // requeue or park the stream.
+  void Serve(Sub* sub) ABSL_LOCKS_EXCLUDED(mu_);
+  // Resolves a start_time against the store on the stream's first turn.
+  absl::Status ResolveStart(Sub* sub);
+  // Decides, under the lock, what follows a collection; on kEnd `status`
+  // holds why. Fills a due heartbeat into an empty response.
+  Step NextStep(Sub* sub, bool yielded, absl::Status* status)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Collects matching alerts after sub->after into sub->response, from the
+  // tail or, when behind it, from the store. `yielded` says the turn ended
+  // early with more to scan.
   absl::Status Collect(Sub* sub, bool* yielded) ABSL_LOCKS_EXCLUDED(mu_);
+  // Copies the next tail entries after sub.after into `chunk`. Returns false
+  // when there are none there: `caught_up` then tells whether the stream is
+  // at the head or behind the tail.
+  bool CopyTail(const Sub& sub,
+                std::vector<std::shared_ptr<const StoredAlert>>* chunk,
+                bool* caught_up) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Adds `alert` to the response when it matches and there is room; false
+  // when the response is full. Advances sub->after past what it consumed.
+  bool Offer(Sub* sub, const StoredAlert& alert, size_t* bytes) const;
 
   // Const after construction.
   EventStore* const store_;

@@ -345,8 +345,9 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
   }
   pipeline_->Submit(*request, [reactor, response](
                                   absl::StatusOr<v1::PublishResponse> result) {
-    if (result.ok()) *response = *std::move(result);
-    FinishUnary(reactor, result.status(), "Publish");
+    const absl::Status status = result.status();
+    if (status.ok()) *response = *std::move(result);
+    FinishUnary(reactor, status, "Publish");
   });
   return reactor;
 }
@@ -382,8 +383,9 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListAlerts(
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListAlertsResponse> result =
         server::ListAlerts(*store_, *request);
-    if (result.ok()) *response = *std::move(result);
-    FinishUnary(reactor, result.status(), "ListAlerts");
+    const absl::Status status = result.status();
+    if (status.ok()) *response = *std::move(result);
+    FinishUnary(reactor, status, "ListAlerts");
   });
   return reactor;
 }
@@ -395,8 +397,9 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListEvents(
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListEventsResponse> result =
         server::ListEvents(*store_, *request);
-    if (result.ok()) *response = *std::move(result);
-    FinishUnary(reactor, result.status(), "ListEvents");
+    const absl::Status status = result.status();
+    if (status.ok()) *response = *std::move(result);
+    FinishUnary(reactor, status, "ListEvents");
   });
   return reactor;
 }

@@ -1,9 +1,7 @@
 // dipwired: the dipwire server. Parses flags, starts the server, prints
 // "listening on HOST:PORT", and shuts down cleanly on SIGTERM or SIGINT.
 
-#include <signal.h>
-
-#include <cstdio>
+#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -28,15 +26,13 @@ struct Flags {
   std::string log_level = "info";
 };
 
-// Parses `--flag value` and `--flag=value`. Returns false (after printing
-// why) on a usage error.
-bool ParseFlags(int argc, char** argv, Flags* flags) {
+enum class ParseResult { kRun, kHelp, kUsageError };
+
+// Parses `--flag value` and `--flag=value`, printing why on a usage error.
+ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << kUsage;
-      std::exit(0);
-    }
+    if (arg == "--help" || arg == "-h") return ParseResult::kHelp;
     std::string name(arg);
     std::string value;
     bool has_value = false;
@@ -54,18 +50,18 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       target = &flags->log_level;
     } else {
       std::cerr << "dipwired: unknown flag " << arg << "\n" << kUsage;
-      return false;
+      return ParseResult::kUsageError;
     }
     if (!has_value) {
       if (i + 1 >= argc) {
         std::cerr << "dipwired: " << name << " needs a value\n" << kUsage;
-        return false;
+        return ParseResult::kUsageError;
       }
       value = argv[++i];
     }
     *target = value;
   }
-  return true;
+  return ParseResult::kRun;
 }
 
 bool SetLogLevel(const std::string& level) {
@@ -88,7 +84,15 @@ bool SetLogLevel(const std::string& level) {
 
 int main(int argc, char** argv) {
   Flags flags;
-  if (!ParseFlags(argc, argv, &flags)) return 2;
+  switch (ParseFlags(argc, argv, &flags)) {
+    case ParseResult::kRun:
+      break;
+    case ParseResult::kHelp:
+      std::cout << kUsage;
+      return 0;
+    case ParseResult::kUsageError:
+      return 2;
+  }
   if (!SetLogLevel(flags.log_level)) {
     std::cerr << "dipwired: --log-level: \"" << flags.log_level
               << "\" is not debug, info, warning or error\n";

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/time_util.h"
 #include "server/cursor.h"
 
 namespace dipwire::server {
@@ -32,19 +34,16 @@ std::string ContentHash(const v1::DiplomaticEvent& event) {
     coded.SetSerializationDeterministic(true);
     event.SerializeToCodedStream(&coded);
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr);
-  return std::string(reinterpret_cast<const char*>(digest), size);
+  EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(),
+             nullptr);
+  return {reinterpret_cast<const char*>(digest.data()), size};
 }
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t micros = absl::ToUnixMicros(t);
-  ts.set_seconds(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
-  ts.set_nanos(static_cast<int32_t>(((micros % 1000000) + 1000000) % 1000000) *
-               1000);
-  return ts;
+  return google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(
+      absl::ToUnixMicros(t));
 }
 
 }  // namespace
@@ -147,19 +146,111 @@ void PublishPipeline::WriterLoop() {
   }
 }
 
-void PublishPipeline::CommitGroup(std::deque<Pending> group) {
-  std::vector<absl::StatusOr<v1::PublishResponse>> answers;
-  answers.reserve(group.size());
+absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
+                                         const KnownEvents& known,
+                                         std::vector<std::string>* hashes) {
+  hashes->clear();
+  const auto& batch = request.events();
+  for (int i = 0; i < batch.size(); ++i) {
+    hashes->push_back(ContentHash(batch[i]));
+    auto it = known.find(batch[i].event_id());
+    if (it != known.end() && it->second.content_hash != hashes->back()) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "events[", i, "] (event_id \"", batch[i].event_id(),
+          "\"): event_id was already published with different content "
+          "(sequence ",
+          it->second.sequence,
+          "); publish a changed report under a new event_id"));
+    }
+  }
+  return absl::OkStatus();
+}
 
+v1::PublishResponse PublishPipeline::ApplyBatch(
+    const v1::PublishRequest& request, const std::vector<std::string>& hashes,
+    absl::Time now, KnownEvents* known, GroupWrites* writes) {
+  v1::PublishResponse response;
+  const auto& batch = request.events();
+  for (int i = 0; i < batch.size(); ++i) {
+    const v1::DiplomaticEvent& event = batch[i];
+    v1::PublishResult* result = response.add_results();
+    result->set_event_id(event.event_id());
+    if (auto it = known->find(event.event_id()); it != known->end()) {
+      // Checked by CheckBatch: same content, so the original answer.
+      result->set_outcome(v1::PublishResult::DUPLICATE);
+      result->set_sequence(it->second.sequence);
+      for (const std::string& id : it->second.alert_ids) {
+        result->add_alert_ids(id);
+      }
+      continue;
+    }
+    StoredEvent stored;
+    stored.sequence = ++last_sequence_;
+    stored.event = event;
+    if (!stored.event.has_reported_at()) {
+      *stored.event.mutable_reported_at() = ToProtoTime(now);
+    }
+    stored.content_hash = hashes[static_cast<size_t>(i)];
+    stored.committed_at = now;
+    for (v1::Alert& alert :
+         engine_->Apply(LogEntry{stored.sequence, &stored.event, now})) {
+      auto entry = std::make_shared<StoredAlert>();
+      entry->position = ++last_alert_position_;
+      alert.set_cursor(EncodeCursor(entry->position));
+      stored.alert_ids.push_back(alert.alert_id());
+      entry->alert = std::move(alert);
+      writes->alerts.push_back(std::move(entry));
+    }
+    result->set_outcome(v1::PublishResult::ACCEPTED);
+    result->set_sequence(stored.sequence);
+    for (const std::string& id : stored.alert_ids) result->add_alert_ids(id);
+    (*known)[event.event_id()] =
+        EventRecord{stored.sequence, stored.content_hash, stored.alert_ids};
+    writes->events.push_back(std::move(stored));
+  }
+  return response;
+}
+
+absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
+                                     uint64_t first_sequence,
+                                     uint64_t first_position) {
+  if (writes.events.empty()) return absl::OkStatus();
+  std::vector<StoredAlert> rows;
+  rows.reserve(writes.alerts.size());
+  for (const auto& alert : writes.alerts) rows.push_back(*alert);
+  absl::Status status = store_->Append(writes.events, rows);
+  if (status.ok()) {
+    last_committed_at_ = now;
+    hub_->Publish(std::move(writes.alerts));
+    return status;
+  }
+  DIPWIRE_LOG(kError) << "commit of " << writes.events.size()
+                      << " events failed: " << status;
+  // Nothing of the group is stored: put the engine back where the log is.
+  // If even that fails, the store is unusable; stop taking events.
+  last_sequence_ = first_sequence;
+  last_alert_position_ = first_position;
+  if (const absl::Status recovered = Recover(); !recovered.ok()) {
+    DIPWIRE_LOG(kError) << "cannot recover after a failed commit: "
+                        << recovered;
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  return status.code() == absl::StatusCode::kUnavailable
+             ? status
+             : absl::InternalError(status.message());
+}
+
+void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   std::vector<std::string> ids;
   for (const Pending& pending : group) {
     for (const v1::DiplomaticEvent& event : pending.request.events()) {
       ids.push_back(event.event_id());
     }
   }
-  absl::flat_hash_map<std::string, EventRecord> known;
-  absl::Status status = store_->LookupEvents(ids, &known);
-  if (!status.ok()) {
+  KnownEvents known;
+  if (const absl::Status status = store_->LookupEvents(ids, &known);
+      !status.ok()) {
     for (Pending& pending : group) std::move(pending.done)(status);
     return;
   }
@@ -169,109 +260,26 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   const absl::Time now =
       std::max(absl::FromUnixMicros(absl::ToUnixMicros(clock_->Now())),
                last_committed_at_);
-  const google::protobuf::Timestamp now_proto = ToProtoTime(now);
   const uint64_t first_sequence = last_sequence_;
   const uint64_t first_position = last_alert_position_;
-  std::vector<StoredEvent> events;
-  std::vector<std::shared_ptr<const StoredAlert>> alerts;
+  GroupWrites writes;
   std::vector<std::string> hashes;
-
+  std::vector<absl::StatusOr<v1::PublishResponse>> answers;
+  answers.reserve(group.size());
   for (const Pending& pending : group) {
-    const auto& batch = pending.request.events();
-    // First pass: a batch is atomic, so find any conflict before storing.
-    hashes.clear();
-    status = absl::OkStatus();
-    for (int i = 0; i < batch.size() && status.ok(); ++i) {
-      hashes.push_back(ContentHash(batch[i]));
-      auto it = known.find(batch[i].event_id());
-      if (it != known.end() && it->second.content_hash != hashes.back()) {
-        status = absl::AlreadyExistsError(absl::StrCat(
-            "events[", i, "] (event_id \"", batch[i].event_id(),
-            "\"): event_id was already published with different content "
-            "(sequence ",
-            it->second.sequence,
-            "); publish a changed report under a new event_id"));
-      }
-    }
-    if (!status.ok()) {
-      answers.emplace_back(status);
-      continue;
-    }
-    // Second pass: duplicates answer with the original; new events are
-    // sequenced and derived.
-    v1::PublishResponse response;
-    for (int i = 0; i < batch.size(); ++i) {
-      const v1::DiplomaticEvent& event = batch[i];
-      v1::PublishResult* result = response.add_results();
-      result->set_event_id(event.event_id());
-      auto it = known.find(event.event_id());
-      if (it != known.end()) {
-        result->set_outcome(v1::PublishResult::DUPLICATE);
-        result->set_sequence(it->second.sequence);
-        for (const std::string& id : it->second.alert_ids) {
-          result->add_alert_ids(id);
-        }
-        continue;
-      }
-      StoredEvent stored;
-      stored.sequence = ++last_sequence_;
-      stored.event = event;
-      if (!stored.event.has_reported_at()) {
-        *stored.event.mutable_reported_at() = now_proto;
-      }
-      stored.content_hash = hashes[static_cast<size_t>(i)];
-      stored.committed_at = now;
-      for (v1::Alert& alert :
-           engine_->Apply(LogEntry{stored.sequence, &stored.event, now})) {
-        auto entry = std::make_shared<StoredAlert>();
-        entry->position = ++last_alert_position_;
-        alert.set_cursor(EncodeCursor(entry->position));
-        stored.alert_ids.push_back(alert.alert_id());
-        entry->alert = std::move(alert);
-        alerts.push_back(std::move(entry));
-      }
-      result->set_outcome(v1::PublishResult::ACCEPTED);
-      result->set_sequence(stored.sequence);
-      for (const std::string& id : stored.alert_ids) result->add_alert_ids(id);
-      known[event.event_id()] =
-          EventRecord{stored.sequence, stored.content_hash, stored.alert_ids};
-      events.push_back(std::move(stored));
-    }
-    answers.emplace_back(std::move(response));
-  }
-
-  if (!events.empty()) {
-    std::vector<StoredAlert> rows;
-    rows.reserve(alerts.size());
-    for (const auto& alert : alerts) rows.push_back(*alert);
-    status = store_->Append(events, rows);
-    if (status.ok()) {
-      last_committed_at_ = now;
-      hub_->Publish(std::move(alerts));
+    // A batch is atomic: find any conflict before sequencing any of it.
+    const absl::Status checked = CheckBatch(pending.request, known, &hashes);
+    if (checked.ok()) {
+      answers.emplace_back(
+          ApplyBatch(pending.request, hashes, now, &known, &writes));
     } else {
-      DIPWIRE_LOG(kError) << "commit of " << events.size()
-                          << " events failed: " << status;
-      // Nothing of the group is stored: put the engine back where the log
-      // is. If even that fails, the store is unusable; stop taking events.
-      last_sequence_ = first_sequence;
-      last_alert_position_ = first_position;
-      const absl::Status recovered = Recover();
-      if (!recovered.ok()) {
-        DIPWIRE_LOG(kError)
-            << "cannot recover after a failed commit: " << recovered;
-        absl::MutexLock lock(&mu_);
-        stopping_ = true;
-      }
-      const absl::Status answer =
-          status.code() == absl::StatusCode::kUnavailable
-              ? status
-              : absl::InternalError(status.message());
-      for (auto& reply : answers) {
-        if (reply.ok()) reply = answer;
-      }
+      answers.emplace_back(checked);
     }
   }
+  const absl::Status committed =
+      Commit(std::move(writes), now, first_sequence, first_position);
   for (size_t b = 0; b < group.size(); ++b) {
+    if (!committed.ok() && answers[b].ok()) answers[b] = committed;
     std::move(group[b].done)(std::move(answers[b]));
   }
 }

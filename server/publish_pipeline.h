@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -77,6 +80,14 @@ class PublishPipeline {
     Callback done;
   };
 
+  using KnownEvents = absl::flat_hash_map<std::string, EventRecord>;
+
+  // What one group commit writes.
+  struct GroupWrites {
+    std::vector<StoredEvent> events;
+    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+  };
+
   PublishPipeline(EventStore* store, AlertHub* hub, Clock* clock,
                   PublishPipelineOptions options);
 
@@ -85,6 +96,21 @@ class PublishPipeline {
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
+  // ALREADY_EXISTS when an event of `request` is known with other content;
+  // sets `hashes` to the batch's content hashes.
+  static absl::Status CheckBatch(const v1::PublishRequest& request,
+                                 const KnownEvents& known,
+                                 std::vector<std::string>* hashes);
+  // Sequences the new events of a checked batch, derives their alerts into
+  // `writes`, and answers duplicates with the original results.
+  v1::PublishResponse ApplyBatch(const v1::PublishRequest& request,
+                                 const std::vector<std::string>& hashes,
+                                 absl::Time now, KnownEvents* known,
+                                 GroupWrites* writes);
+  // Appends `writes` durably and makes the alerts visible; on failure
+  // rewinds to the log's state and returns the error for the group.
+  absl::Status Commit(GroupWrites writes, absl::Time now,
+                      uint64_t first_sequence, uint64_t first_position);
 
   // Const after construction.
   EventStore* const store_;

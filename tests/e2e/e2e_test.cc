@@ -615,6 +615,55 @@ TEST_F(EndToEndTest, SigtermEndsStreamsWithUnavailableAndExitsZero) {
   EXPECT_THAT(next, StatusIs(absl::StatusCode::kUnavailable));
 }
 
+// The seed demo through the real server yields exactly the alerts written
+// next to it (deploy/demo/seed-article.expected), and a second run is all
+// DUPLICATE with the same alerts.
+TEST_F(EndToEndTest, SeedDemoYieldsTheAlertsWrittenNextToIt) {
+  std::ifstream jsonl(DIPWIRE_SOURCE_DIR "/deploy/demo/seed-article.jsonl");
+  ASSERT_TRUE(jsonl.is_open());
+  v1::PublishRequest request;
+  for (std::string line; std::getline(jsonl, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    auto event = ParseEventJson(line);
+    ASSERT_THAT(event, IsOk()) << line;
+    *request.add_events() = *std::move(event);
+  }
+  std::ifstream expected_file(DIPWIRE_SOURCE_DIR
+                              "/deploy/demo/seed-article.expected");
+  ASSERT_TRUE(expected_file.is_open());
+  std::vector<std::string> expected;
+  for (std::string line; std::getline(expected_file, line);) {
+    if (!line.empty()) expected.push_back(line);
+  }
+
+  v1::SubscribeRequest subscribe;
+  subscribe.set_position(v1::SubscribeRequest::EARLIEST);
+  auto stream = Subscribe(subscribe);
+  ASSERT_NE(stream, nullptr);
+  auto published = client_->Publish(request);
+  ASSERT_THAT(published, IsOk());
+  std::vector<v1::Alert> live = ReadAlerts(*stream, expected.size());
+  stream->Cancel();
+
+  std::vector<std::string> actual;
+  for (const v1::Alert& alert : live) {
+    actual.push_back(absl::StrCat(alert.event().event_id(), "\t",
+                                  v1::Alert::Type_Name(alert.type()), "\t",
+                                  v1::Alert::Severity_Name(alert.severity()),
+                                  "\t", alert.headline()));
+  }
+  EXPECT_EQ(actual, expected);
+  EXPECT_EQ(AlertIds(live), AlertIds(AllAlerts()));
+
+  auto again = client_->Publish(request);
+  ASSERT_THAT(again, IsOk());
+  for (int i = 0; i < again->results_size(); ++i) {
+    EXPECT_EQ(again->results(i).outcome(), v1::PublishResult::DUPLICATE);
+    EXPECT_EQ(again->results(i).sequence(), published->results(i).sequence());
+  }
+  EXPECT_THAT(AllAlerts(), SizeIs(expected.size()));
+}
+
 TEST_F(EndToEndTest, AcknowledgeIsNotImplementedYet) {
   v1::AcknowledgeRequest request;
   request.set_subscription("desk");

@@ -51,7 +51,7 @@ MATCHER_P2(StatusIs, code, message_matcher,
   return status.code() == code &&
          ::testing::ExplainMatchResult(
              ::testing::SafeMatcherCast<const std::string&>(message_matcher),
-             std::string(status.message()), result_listener);
+             static_cast<std::string>(status.message()), result_listener);
 }
 
 }  // namespace dipwire::testing
