@@ -70,7 +70,8 @@ class EventStore {
   EventStore& operator=(const EventStore&) = delete;
   virtual ~EventStore() = default;
 
-  // The newest committed sequence and alert position.
+  // The newest committed sequence and alert position, and the latest
+  // committed_at of any event, all read from one committed state of the log.
   virtual absl::StatusOr<LogHead> Head() = 0;
 
   // Looks up `event_ids`; for each one in the log, sets found[id]. Ids not
@@ -81,8 +82,11 @@ class EventStore {
 
   // Durably appends `events` and `alerts` in one transaction: when it
   // returns OK, all of them are committed (fsynced); otherwise none are.
-  // Sequences and positions must continue the log without gaps
-  // (INTERNAL otherwise). Many publish batches share one call (group commit).
+  // Sequences and positions must continue the log without gaps, event ids
+  // and alert ids must be new, and each alert's `alert.event().event_id` must
+  // name an event of this call or of the log (INTERNAL otherwise: these are
+  // the caller's bugs). Empty spans are an OK no-op. Many publish batches
+  // share one call (group commit).
   virtual absl::Status Append(absl::Span<const StoredEvent> events,
                               absl::Span<const StoredAlert> alerts) = 0;
 
@@ -92,14 +96,18 @@ class EventStore {
                                   std::vector<StoredEvent>* out) = 0;
 
   // Appends to `out` alerts with position > `after`, in order: at most
-  // `max_count`, and stops once their serialized sizes reach `max_bytes`
-  // (at least one alert is returned when there is one).
+  // `max_count`, and no more than fit in `max_bytes` (the sum of their
+  // serialized sizes, Alert::ByteSizeLong(), stays <= max_bytes), except that
+  // the first alert is always returned when there is one and max_count > 0,
+  // however large it is.
   virtual absl::Status ReadAlerts(uint64_t after, size_t max_count,
                                   size_t max_bytes,
                                   std::vector<StoredAlert>* out) = 0;
 
   // The position of the last alert created strictly before `t` (0 when
   // none), so that reading after it yields alerts created at or after `t`.
+  // Relies on created_at being non-decreasing in position, which the
+  // publish pipeline guarantees (created_at is the commit time).
   virtual absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) = 0;
 };
 

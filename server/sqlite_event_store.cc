@@ -1,1 +1,1036 @@
-// Placeholder: implementation in progress.
+#include "server/sqlite_event_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/message_lite.h"
+
+namespace dipwire::server {
+namespace {
+
+// PRAGMA application_id of a dipwire database: "DIPW".
+constexpr int64_t kApplicationId = 0x44495057;
+constexpr int kBusyTimeoutMs = 5000;
+
+// Times are stored as int64 nanoseconds since the Unix epoch, so that they
+// round-trip exactly (derivation must see the same committed_at after a
+// restart as before it).
+constexpr absl::Time kMinStorableTime =
+    absl::FromUnixNanos(std::numeric_limits<int64_t>::min());
+constexpr absl::Time kMaxStorableTime =
+    absl::FromUnixNanos(std::numeric_limits<int64_t>::max());
+
+// Schema version 1. STRICT tables make SQLite enforce the column types.
+// alert_ids is the netstring encoding of the ids ("3:a-1,3:a-2,"): any bytes,
+// and readable in the sqlite3 shell. alerts.event_seq names the event whose
+// derivation produced the alert. meta holds the maximum committed_at of all
+// events, so that Head() does not scan the log.
+constexpr absl::string_view kCreateSchema = R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value ANY
+) STRICT;
+CREATE TABLE events(
+  seq INTEGER PRIMARY KEY,
+  event_id TEXT NOT NULL UNIQUE,
+  content_hash BLOB NOT NULL,
+  committed_at_ns INTEGER NOT NULL,
+  alert_ids BLOB NOT NULL,
+  payload BLOB NOT NULL
+) STRICT;
+CREATE TABLE alerts(
+  pos INTEGER PRIMARY KEY,
+  alert_id TEXT NOT NULL UNIQUE,
+  event_seq INTEGER NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  payload BLOB NOT NULL
+) STRICT;
+CREATE INDEX alerts_by_created_at ON alerts(created_at_ns);
+)sql";
+
+constexpr absl::string_view kLastCommittedAtKey = "last_committed_at_ns";
+
+// Maps a failed SQLite call to a Status. Busy and locked are retryable;
+// anything else is INTERNAL with SQLite's message, for the server log.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  std::string message =
+      absl::StrCat(what, ": ", db != nullptr ? sqlite3_errmsg(db) : "",
+                   " (sqlite ", sqlite3_errstr(rc), ", code ", rc, ")");
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+std::string ErrnoMessage(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+// Owns one prepared statement (model: Arrow's sql/example/sqlite_statement.h).
+// Used by one thread at a time, like the connection it belongs to.
+class Statement {
+ public:
+  static absl::StatusOr<std::unique_ptr<Statement>> Prepare(
+      sqlite3* db, absl::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc =
+        sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                           SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return SqliteError(db, rc, absl::StrCat("preparing ", sql));
+    }
+    return std::unique_ptr<Statement>(new Statement(db, stmt));
+  }
+
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Binds parameter `index` (1-based); SQLite copies the value. A failure
+  // is returned by the next Step or Run, so that a row binds in one
+  // expression: stmt->BindInt64(1, a).BindText(2, b);
+  Statement& BindInt64(int index, int64_t value) {
+    return Check(sqlite3_bind_int64(stmt_, index, value));
+  }
+  Statement& BindText(int index, absl::string_view value) {
+    // A null pointer would bind NULL; "" binds the empty string.
+    return Check(
+        sqlite3_bind_text64(stmt_, index, value.empty() ? "" : value.data(),
+                            value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  Statement& BindBlob(int index, absl::string_view value) {
+    if (value.empty()) {
+      // sqlite3_bind_blob with a null pointer would bind NULL.
+      return Check(sqlite3_bind_zeroblob(stmt_, index, 0));
+    }
+    return Check(sqlite3_bind_blob64(stmt_, index, value.data(), value.size(),
+                                     SQLITE_TRANSIENT));
+  }
+
+  // Steps once: true when a row is ready, false when the statement is done.
+  absl::StatusOr<bool> Step() {
+    if (!bind_status_.ok()) return bind_status_;
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return SqliteError(db_, rc, absl::StrCat("running ", sqlite3_sql(stmt_)));
+  }
+
+  // Steps to the end, ignoring rows (PRAGMA assignments return one).
+  absl::Status Run() {
+    for (;;) {
+      DIPWIRE_ASSIGN_OR_RETURN(const bool row, Step());
+      if (!row) return absl::OkStatus();
+    }
+  }
+
+  // Column accessors are 0-based and valid while a row is ready.
+  [[nodiscard]] bool ColumnIsNull(int col) const {
+    return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+  }
+  [[nodiscard]] int64_t ColumnInt64(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+  }
+  // Valid until the next Step or Reset.
+  [[nodiscard]] absl::string_view ColumnBlob(int col) const {
+    const void* data = sqlite3_column_blob(stmt_, col);
+    const int size = sqlite3_column_bytes(stmt_, col);
+    return {static_cast<const char*>(data), static_cast<size_t>(size)};
+  }
+  [[nodiscard]] absl::string_view ColumnText(int col) const {
+    const unsigned char* data = sqlite3_column_text(stmt_, col);
+    const int size = sqlite3_column_bytes(stmt_, col);
+    return {reinterpret_cast<const char*>(data), static_cast<size_t>(size)};
+  }
+
+  // Ends the current execution (releasing its read snapshot) and clears the
+  // bindings. The error of a failed step was already reported by Step.
+  void Reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    bind_status_ = absl::OkStatus();
+  }
+
+ private:
+  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+
+  Statement& Check(int rc) {
+    if (rc != SQLITE_OK && bind_status_.ok()) {
+      bind_status_ =
+          SqliteError(db_, rc, absl::StrCat("binding ", sqlite3_sql(stmt_)));
+    }
+    return *this;
+  }
+
+  sqlite3* const db_;
+  sqlite3_stmt* const stmt_;
+  // The first bind failure since the last Reset.
+  absl::Status bind_status_;
+};
+
+// A borrowed cached statement that is reset when it goes out of scope, so
+// that no statement keeps a read snapshot (and the WAL) pinned.
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(Statement* stmt) : stmt_(stmt) {}
+  ScopedStatement(ScopedStatement&& other) noexcept
+      : stmt_(std::exchange(other.stmt_, nullptr)) {}
+  ScopedStatement& operator=(ScopedStatement&&) = delete;
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+  ~ScopedStatement() {
+    if (stmt_ != nullptr) stmt_->Reset();
+  }
+  Statement* operator->() const { return stmt_; }
+
+ private:
+  Statement* stmt_;
+};
+
+// One SQLite connection and its prepared statements. Not thread-safe: the
+// store gives each connection to one thread at a time (the writer under
+// write_mu_, a reader through a lease).
+class Connection {
+ public:
+  // Opens `path` with `flags` (SQLITE_OPEN_*). SQLITE_CANTOPEN is
+  // INVALID_ARGUMENT: the data directory cannot be used.
+  static absl::StatusOr<std::unique_ptr<Connection>> Open(
+      const std::string& path, int flags) {
+    sqlite3* db = nullptr;
+    // NOMUTEX: SQLite's own per-connection mutex is redundant with our
+    // one-thread-at-a-time use. EXRESCODE: extended result codes.
+    const int rc = sqlite3_open_v2(
+        path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+        nullptr);
+    auto connection = std::unique_ptr<Connection>(new Connection(db));
+    if (rc != SQLITE_OK) {
+      if ((rc & 0xff) == SQLITE_CANTOPEN) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot open ", path, ": ", sqlite3_errstr(rc)));
+      }
+      return SqliteError(db, rc, absl::StrCat("opening ", path));
+    }
+    const int busy_rc = sqlite3_busy_timeout(db, kBusyTimeoutMs);
+    if (busy_rc != SQLITE_OK) {
+      return SqliteError(db, busy_rc, "setting busy_timeout");
+    }
+    return connection;
+  }
+
+  ~Connection() {
+    // Statements first: a connection with live statements does not close.
+    statements_.clear();
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  [[nodiscard]] sqlite3* db() const { return db_; }
+
+  // The cached prepared statement for `sql`, prepared on first use.
+  absl::StatusOr<ScopedStatement> Get(absl::string_view sql) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      DIPWIRE_ASSIGN_OR_RETURN(std::unique_ptr<Statement> stmt,
+                               Statement::Prepare(db_, sql));
+      it = statements_.emplace(sql, std::move(stmt)).first;
+    }
+    return ScopedStatement(it->second.get());
+  }
+
+  // Runs `sql` (one statement, no parameters) to completion.
+  absl::Status Run(absl::string_view sql) {
+    DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt, Get(sql));
+    return stmt->Run();
+  }
+
+  // Runs `sql`, which must return one row, and returns its first column.
+  absl::StatusOr<int64_t> QueryInt64(absl::string_view sql) {
+    DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt, Get(sql));
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) return absl::InternalError(absl::StrCat(sql, " returned no row"));
+    return stmt->ColumnInt64(0);
+  }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  sqlite3* const db_;
+  absl::flat_hash_map<std::string, std::unique_ptr<Statement>> statements_;
+};
+
+// An open file descriptor, closed on destruction.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+
+ private:
+  const int fd_;
+};
+
+// Creates `dir` and its missing parents with mode 0700.
+absl::Status MakeDirs(const std::string& dir) {
+  for (size_t i = 1; i <= dir.size(); ++i) {
+    if (i < dir.size() && dir[i] != '/') continue;
+    const std::string prefix = dir.substr(0, i);
+    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot create data directory ", prefix, ": ", ErrnoMessage(errno)));
+    }
+  }
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot use data directory ", dir, ": ", ErrnoMessage(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("data directory ", dir, " is not a directory"));
+  }
+  return absl::OkStatus();
+}
+
+// Takes the exclusive lock on dir/LOCK for the life of the returned fd
+// (released by the kernel if the process dies).
+absl::StatusOr<std::unique_ptr<ScopedFd>> LockDataDir(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/LOCK");
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot open ", path, ": ", ErrnoMessage(errno)));
+  }
+  auto lock = std::make_unique<ScopedFd>(fd);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "data directory ", dir, " is in use by another dipwire store"));
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot lock ", path, ": ", ErrnoMessage(errno)));
+  }
+  return lock;
+}
+
+// Deterministic, so that equal messages are stored as equal bytes.
+absl::StatusOr<std::string> SerializeDeterministically(
+    const google::protobuf::MessageLite& message) {
+  std::string out;
+  bool ok = false;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    ok = message.SerializeToCodedStream(&coded);
+  }
+  if (!ok) {
+    return absl::InternalError(
+        absl::StrCat("cannot serialize ", message.GetTypeName()));
+  }
+  return out;
+}
+
+std::string EncodeIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    absl::StrAppend(&out, id.size(), ":", id, ",");
+  }
+  return out;
+}
+
+bool DecodeIds(absl::string_view in, std::vector<std::string>* ids) {
+  while (!in.empty()) {
+    const size_t colon = in.find(':');
+    uint64_t size = 0;
+    if (colon == absl::string_view::npos ||
+        !absl::SimpleAtoi(in.substr(0, colon), &size)) {
+      return false;
+    }
+    in.remove_prefix(colon + 1);
+    if (size >= in.size() || in[size] != ',') return false;
+    ids->emplace_back(in.substr(0, size));
+    in.remove_prefix(size + 1);
+  }
+  return true;
+}
+
+absl::StatusOr<int64_t> ToStoredNanos(absl::Time t, absl::string_view what) {
+  if (t < kMinStorableTime || t > kMaxStorableTime) {
+    return absl::InternalError(
+        absl::StrCat(what, " ", absl::FormatTime(t), " cannot be stored"));
+  }
+  return absl::ToUnixNanos(t);
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
+  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
+}
+
+// Positions and sequences are INTEGER PRIMARY KEYs, i.e. int64; a position
+// past that range is past the end of the log.
+constexpr uint64_t kMaxKey = std::numeric_limits<int64_t>::max();
+
+int64_t ClampToKey(uint64_t n) {
+  return static_cast<int64_t>(n > kMaxKey ? kMaxKey : n);
+}
+
+// One query, hence one snapshot, for all three. The meta key is
+// kLastCommittedAtKey.
+constexpr absl::string_view kHeadSql =
+    "SELECT (SELECT IFNULL(MAX(seq), 0) FROM events),"
+    " (SELECT IFNULL(MAX(pos), 0) FROM alerts),"
+    " (SELECT value FROM meta WHERE key = 'last_committed_at_ns')";
+
+// An event or alert as bound to its INSERT. The views point into the
+// StoredEvent/StoredAlert it was made from.
+struct EventRow {
+  int64_t sequence = 0;
+  absl::string_view event_id;
+  absl::string_view content_hash;
+  int64_t committed_at_ns = 0;
+  std::string alert_ids;
+  std::string payload;
+};
+struct AlertRow {
+  int64_t position = 0;
+  absl::string_view alert_id;
+  absl::string_view event_id;
+  int64_t created_at_ns = 0;
+  std::string payload;
+};
+
+absl::StatusOr<std::vector<EventRow>> ToEventRows(
+    absl::Span<const StoredEvent> events) {
+  std::vector<EventRow> rows;
+  rows.reserve(events.size());
+  for (const StoredEvent& event : events) {
+    EventRow row;
+    row.sequence = ClampToKey(event.sequence);
+    row.event_id = event.event.event_id();
+    row.content_hash = event.content_hash;
+    DIPWIRE_ASSIGN_OR_RETURN(
+        row.committed_at_ns,
+        ToStoredNanos(event.committed_at,
+                      absl::StrCat("event ", row.event_id, ": committed_at")));
+    row.alert_ids = EncodeIds(event.alert_ids);
+    DIPWIRE_ASSIGN_OR_RETURN(row.payload,
+                             SerializeDeterministically(event.event));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
+    absl::Span<const StoredAlert> alerts) {
+  std::vector<AlertRow> rows;
+  rows.reserve(alerts.size());
+  for (const StoredAlert& alert : alerts) {
+    AlertRow row;
+    row.position = ClampToKey(alert.position);
+    row.alert_id = alert.alert.alert_id();
+    if (row.alert_id.empty()) {
+      return absl::InternalError(absl::StrCat(
+          "alert at position ", alert.position, " has no alert_id"));
+    }
+    row.event_id = alert.alert.event().event_id();
+    DIPWIRE_ASSIGN_OR_RETURN(
+        row.created_at_ns,
+        ToStoredNanos(FromTimestamp(alert.alert.created_at()),
+                      absl::StrCat("alert ", row.alert_id, ": created_at")));
+    DIPWIRE_ASSIGN_OR_RETURN(row.payload,
+                             SerializeDeterministically(alert.alert));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+// Fails unless the rows continue the log exactly. Runs inside the
+// transaction.
+absl::Status CheckContinuesLog(Connection& writer,
+                               const std::vector<EventRow>& events,
+                               const std::vector<AlertRow>& alerts) {
+  DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt, writer.Get(kHeadSql));
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return absl::InternalError("head query returned no row");
+  int64_t next = stmt->ColumnInt64(0) + 1;
+  for (const EventRow& event : events) {
+    if (event.sequence != next) {
+      return absl::InternalError(absl::StrCat(
+          "event ", event.event_id, " has sequence ", event.sequence,
+          " but the event log continues at ", next));
+    }
+    ++next;
+  }
+  next = stmt->ColumnInt64(1) + 1;
+  for (const AlertRow& alert : alerts) {
+    if (alert.position != next) {
+      return absl::InternalError(absl::StrCat(
+          "alert ", alert.alert_id, " has position ", alert.position,
+          " but the alert log continues at ", next));
+    }
+    ++next;
+  }
+  return absl::OkStatus();
+}
+
+// Inserts the events and raises the recorded maximum committed_at.
+absl::Status InsertEvents(Connection& writer,
+                          const std::vector<EventRow>& events) {
+  if (events.empty()) return absl::OkStatus();
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement insert,
+      writer.Get("INSERT INTO events(seq, event_id, content_hash,"
+                 " committed_at_ns, alert_ids, payload)"
+                 " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
+  int64_t max_committed_at_ns = std::numeric_limits<int64_t>::min();
+  for (const EventRow& event : events) {
+    insert->Reset();
+    insert->BindInt64(1, event.sequence)
+        .BindText(2, event.event_id)
+        .BindBlob(3, event.content_hash)
+        .BindInt64(4, event.committed_at_ns)
+        .BindBlob(5, event.alert_ids)
+        .BindBlob(6, event.payload);
+    DIPWIRE_RETURN_IF_ERROR(insert->Run());
+    max_committed_at_ns = std::max(max_committed_at_ns, event.committed_at_ns);
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement meta,
+      writer.Get("INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                 " ON CONFLICT(key) DO UPDATE"
+                 " SET value = MAX(value, excluded.value)"));
+  meta->BindText(1, kLastCommittedAtKey).BindInt64(2, max_committed_at_ns);
+  return meta->Run();
+}
+
+// The sequence of the event `event_id`: one of `events`, or one already in
+// the log (the writer sees its own transaction).
+absl::StatusOr<int64_t> EventSequence(Connection& writer,
+                                      const std::vector<EventRow>& events,
+                                      absl::string_view event_id) {
+  // Alerts mostly belong to the events appended with them, the last first.
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (it->event_id == event_id) return it->sequence;
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement find,
+      writer.Get("SELECT seq FROM events WHERE event_id = ?1"));
+  find->BindText(1, event_id);
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, find->Step());
+  if (!row) {
+    return absl::InternalError(
+        absl::StrCat("event '", event_id, "' is not in the log"));
+  }
+  return find->ColumnInt64(0);
+}
+
+absl::Status InsertAlerts(Connection& writer,
+                          const std::vector<EventRow>& events,
+                          const std::vector<AlertRow>& alerts) {
+  if (alerts.empty()) return absl::OkStatus();
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement insert,
+      writer.Get("INSERT INTO alerts(pos, alert_id, event_seq,"
+                 " created_at_ns, payload) VALUES(?1, ?2, ?3, ?4, ?5)"));
+  for (const AlertRow& alert : alerts) {
+    absl::StatusOr<int64_t> event_seq =
+        EventSequence(writer, events, alert.event_id);
+    if (!event_seq.ok()) {
+      return {event_seq.status().code(),
+              absl::StrCat("alert ", alert.alert_id, ": ",
+                           event_seq.status().message())};
+    }
+    insert->Reset();
+    insert->BindInt64(1, alert.position)
+        .BindText(2, alert.alert_id)
+        .BindInt64(3, *event_seq)
+        .BindInt64(4, alert.created_at_ns)
+        .BindBlob(5, alert.payload);
+    DIPWIRE_RETURN_IF_ERROR(insert->Run());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// Owns the connections. Invariants, besides those of the database (see the
+// header):
+//  - the writer connection is used only under write_mu_, and is never inside
+//    a transaction when write_mu_ is free;
+//  - each read connection is either in idle_readers_ or leased to exactly
+//    one thread, which returns it; it is only ever used for reads
+//    (query_only), so it sees committed transactions only.
+class SqliteEventStore::Impl {
+ public:
+  static absl::StatusOr<std::unique_ptr<Impl>> Open(
+      const SqliteEventStoreOptions& options);
+
+  ~Impl() {
+    // Readers first, so that the writer closes last: the last connection to
+    // close checkpoints the WAL into the database and removes it.
+    readers_.clear();
+    writer_.reset();
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  absl::StatusOr<LogHead> Head() ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status LookupEvents(
+      absl::Span<const std::string> event_ids,
+      absl::flat_hash_map<std::string, EventRecord>* found)
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status Append(absl::Span<const StoredEvent> events,
+                      absl::Span<const StoredAlert> alerts)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status ReadEvents(uint64_t after, size_t max_count,
+                          std::vector<StoredEvent>* out)
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
+                          std::vector<StoredAlert>* out)
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t)
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+
+ private:
+  // A read connection leased from the pool for the lease's lifetime.
+  class ReaderLease {
+   public:
+    explicit ReaderLease(Impl* impl)
+        : impl_(impl), connection_(impl->AcquireReader()) {}
+    ~ReaderLease() { impl_->ReleaseReader(connection_); }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+    Connection* operator->() const { return connection_; }
+
+   private:
+    Impl* const impl_;
+    Connection* const connection_;
+  };
+
+  Impl(std::unique_ptr<ScopedFd> lock, std::unique_ptr<Connection> writer,
+       std::vector<std::unique_ptr<Connection>> readers)
+      : lock_(std::move(lock)),
+        readers_(std::move(readers)),
+        writer_(std::move(writer)) {
+    for (const auto& reader : readers_) idle_readers_.push_back(reader.get());
+  }
+
+  static absl::Status CheckOrCreateSchema(Connection& writer,
+                                          const std::string& path);
+
+  // Blocks until a read connection is idle.
+  Connection* AcquireReader() ABSL_LOCKS_EXCLUDED(pool_mu_);
+  void ReleaseReader(Connection* reader) ABSL_LOCKS_EXCLUDED(pool_mu_);
+  [[nodiscard]] bool HasIdleReader() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_);
+
+  // The body of Append's transaction; Append rolls back when it fails.
+  absl::Status AppendInTransaction(absl::Span<const StoredEvent> events,
+                                   absl::Span<const StoredAlert> alerts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
+  // Constant after construction. lock_ is declared first so that it is
+  // released last, after every connection has closed.
+  const std::unique_ptr<ScopedFd> lock_;
+  // Owns the read connections; each is used only by the thread leasing it.
+  std::vector<std::unique_ptr<Connection>> readers_;
+
+  absl::Mutex write_mu_;
+  std::unique_ptr<Connection> writer_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex pool_mu_;
+  std::vector<Connection*> idle_readers_ ABSL_GUARDED_BY(pool_mu_);
+};
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore::Impl>>
+SqliteEventStore::Impl::Open(const SqliteEventStoreOptions& options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data_dir is required");
+  }
+  if (options.read_connections < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read_connections: ", options.read_connections, " is less than 1"));
+  }
+  DIPWIRE_RETURN_IF_ERROR(MakeDirs(options.data_dir));
+  DIPWIRE_ASSIGN_OR_RETURN(std::unique_ptr<ScopedFd> lock,
+                           LockDataDir(options.data_dir));
+  const std::string path = absl::StrCat(options.data_dir, "/", kFileName);
+
+  DIPWIRE_ASSIGN_OR_RETURN(
+      std::unique_ptr<Connection> writer,
+      Connection::Open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+  DIPWIRE_RETURN_IF_ERROR(CheckOrCreateSchema(*writer, path));
+
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (int i = 0; i < options.read_connections; ++i) {
+    DIPWIRE_ASSIGN_OR_RETURN(std::unique_ptr<Connection> reader,
+                             Connection::Open(path, SQLITE_OPEN_READWRITE));
+    // Read-write only so that WAL readers may maintain the -shm index;
+    // query_only makes any write through it an error.
+    DIPWIRE_RETURN_IF_ERROR(reader->Run("PRAGMA query_only = ON"));
+    readers.push_back(std::move(reader));
+  }
+  return std::unique_ptr<Impl>(
+      new Impl(std::move(lock), std::move(writer), std::move(readers)));
+}
+
+absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
+    Connection& writer, const std::string& path) {
+  // Look before writing anything: a foreign database must be left as it is,
+  // journal mode included. The data directory lock keeps other dipwire
+  // stores out between this check and the creation below.
+  const auto prefixed = [&path](const absl::Status& status) {
+    return absl::Status(status.code(),
+                        absl::StrCat(path, ": ", status.message()));
+  };
+  // The first statement reads the file header: this is where a file that
+  // is not an SQLite database shows.
+  const int rc = sqlite3_exec(writer.db(), "SELECT COUNT(*) FROM sqlite_schema",
+                              nullptr, nullptr, nullptr);
+  if ((rc & 0xff) == SQLITE_NOTADB) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " is not a dipwire database: ", sqlite3_errmsg(writer.db())));
+  }
+  if (rc != SQLITE_OK) {
+    return prefixed(SqliteError(writer.db(), rc, "reading the schema"));
+  }
+  absl::StatusOr<int64_t> application_id =
+      writer.QueryInt64("PRAGMA application_id");
+  if (!application_id.ok()) return prefixed(application_id.status());
+  absl::StatusOr<int64_t> version = writer.QueryInt64("PRAGMA user_version");
+  if (!version.ok()) return prefixed(version.status());
+  absl::StatusOr<int64_t> objects =
+      writer.QueryInt64("SELECT COUNT(*) FROM sqlite_schema");
+  if (!objects.ok()) return prefixed(objects.status());
+
+  const bool fresh = *application_id == 0 && *objects == 0;
+  if (!fresh) {
+    if (*application_id != kApplicationId) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " is not a dipwire database (application_id ",
+                       *application_id, ")"));
+    }
+    if (*version > kSchemaVersion) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " has schema version ", *version,
+                       ", newer than this dipwired understands (",
+                       kSchemaVersion, "): run a newer dipwired"));
+    }
+    if (*version < kSchemaVersion) {
+      // No older schema was ever released; there is nothing to migrate from.
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " has unknown schema version ", *version));
+    }
+  }
+
+  // journal_mode is stored in the file; synchronous is per connection (only
+  // the writer commits, so only the writer needs it).
+  {
+    absl::StatusOr<ScopedStatement> stmt =
+        writer.Get("PRAGMA journal_mode = WAL");
+    if (!stmt.ok()) return prefixed(stmt.status());
+    absl::StatusOr<bool> row = (*stmt)->Step();
+    if (!row.ok()) return prefixed(row.status());
+    if (!*row || (*stmt)->ColumnText(0) != "wal") {
+      return absl::InternalError(
+          absl::StrCat(path, ": cannot switch to WAL journal mode"));
+    }
+  }
+  absl::Status status = writer.Run("PRAGMA synchronous = FULL");
+  if (!status.ok()) return prefixed(status);
+  if (!fresh) return absl::OkStatus();
+
+  // sqlite3_exec runs the several statements of the schema; the pragmas
+  // inside the transaction commit with it, so a database that has
+  // application_id set has the whole schema.
+  const std::string create =
+      absl::StrCat("BEGIN IMMEDIATE;", kCreateSchema,
+                   "PRAGMA application_id = ", kApplicationId, ";",
+                   "PRAGMA user_version = ", kSchemaVersion, ";COMMIT;");
+  const int create_rc =
+      sqlite3_exec(writer.db(), create.c_str(), nullptr, nullptr, nullptr);
+  if (create_rc != SQLITE_OK) {
+    status = SqliteError(writer.db(), create_rc, "creating the schema");
+    if (sqlite3_get_autocommit(writer.db()) == 0) {
+      sqlite3_exec(writer.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    return prefixed(status);
+  }
+  return absl::OkStatus();
+}
+
+Connection* SqliteEventStore::Impl::AcquireReader() {
+  absl::MutexLock lock(&pool_mu_);
+  pool_mu_.Await(absl::Condition(this, &Impl::HasIdleReader));
+  Connection* reader = idle_readers_.back();
+  idle_readers_.pop_back();
+  return reader;
+}
+
+void SqliteEventStore::Impl::ReleaseReader(Connection* reader) {
+  absl::MutexLock lock(&pool_mu_);
+  idle_readers_.push_back(reader);
+}
+
+bool SqliteEventStore::Impl::HasIdleReader() const {
+  pool_mu_.AssertHeld();
+  return !idle_readers_.empty();
+}
+
+absl::StatusOr<LogHead> SqliteEventStore::Impl::Head() {
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt, reader->Get(kHeadSql));
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return absl::InternalError("head query returned no row");
+  LogHead head;
+  head.last_sequence = static_cast<uint64_t>(stmt->ColumnInt64(0));
+  head.last_alert_position = static_cast<uint64_t>(stmt->ColumnInt64(1));
+  if (!stmt->ColumnIsNull(2)) {
+    head.last_committed_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
+  }
+  return head;
+}
+
+absl::Status SqliteEventStore::Impl::LookupEvents(
+    absl::Span<const std::string> event_ids,
+    absl::flat_hash_map<std::string, EventRecord>* found) {
+  if (event_ids.empty()) return absl::OkStatus();
+  ReaderLease reader(this);
+  // One indexed lookup per id, on one cached statement: a few microseconds
+  // each, and simpler than IN (...) lists of varying length.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT seq, content_hash, alert_ids FROM events"
+                  " WHERE event_id = ?1"));
+  // Filled in full or not at all.
+  absl::flat_hash_map<std::string, EventRecord> records;
+  for (const std::string& id : event_ids) {
+    stmt->Reset();
+    stmt->BindText(1, id);
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) continue;
+    EventRecord record;
+    record.sequence = static_cast<uint64_t>(stmt->ColumnInt64(0));
+    const absl::string_view hash = stmt->ColumnBlob(1);
+    record.content_hash.assign(hash.data(), hash.size());
+    if (!DecodeIds(stmt->ColumnBlob(2), &record.alert_ids)) {
+      return absl::InternalError(absl::StrCat("event seq ", record.sequence,
+                                              ": corrupt alert_ids column"));
+    }
+    records[id] = std::move(record);
+  }
+  for (auto& [id, record] : records) (*found)[id] = std::move(record);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::Impl::Append(
+    absl::Span<const StoredEvent> events,
+    absl::Span<const StoredAlert> alerts) {
+  if (events.empty() && alerts.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&write_mu_);
+  absl::Status status = AppendInTransaction(events, alerts);
+  // AppendInTransaction's statements are reset by now, so ROLLBACK can run.
+  // A failed COMMIT may already have rolled back (then autocommit is on).
+  if (!status.ok() && sqlite3_get_autocommit(writer_->db()) == 0) {
+    const absl::Status rollback = writer_->Run("ROLLBACK");
+    if (!rollback.ok()) {
+      status = absl::Status(
+          status.code(),
+          absl::StrCat(status.message(),
+                       "; then ROLLBACK failed: ", rollback.message()));
+    }
+  }
+  return status;
+}
+
+absl::Status SqliteEventStore::Impl::AppendInTransaction(
+    absl::Span<const StoredEvent> events,
+    absl::Span<const StoredAlert> alerts) {
+  write_mu_.AssertHeld();
+  // Serialize and check the inputs before taking SQLite's write lock.
+  DIPWIRE_ASSIGN_OR_RETURN(const std::vector<EventRow> event_rows,
+                           ToEventRows(events));
+  DIPWIRE_ASSIGN_OR_RETURN(const std::vector<AlertRow> alert_rows,
+                           ToAlertRows(alerts));
+  // IMMEDIATE: take the write lock now, so that the end of the log read by
+  // CheckContinuesLog cannot move before COMMIT.
+  DIPWIRE_RETURN_IF_ERROR(writer_->Run("BEGIN IMMEDIATE"));
+  DIPWIRE_RETURN_IF_ERROR(CheckContinuesLog(*writer_, event_rows, alert_rows));
+  DIPWIRE_RETURN_IF_ERROR(InsertEvents(*writer_, event_rows));
+  DIPWIRE_RETURN_IF_ERROR(InsertAlerts(*writer_, event_rows, alert_rows));
+  // With synchronous=FULL in WAL mode, COMMIT returns once the WAL is
+  // fsynced.
+  return writer_->Run("COMMIT");
+}
+
+absl::Status SqliteEventStore::Impl::ReadEvents(uint64_t after,
+                                                size_t max_count,
+                                                std::vector<StoredEvent>* out) {
+  if (max_count == 0 || after >= kMaxKey) return absl::OkStatus();
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT seq, content_hash, committed_at_ns, alert_ids,"
+                  " payload FROM events WHERE seq > ?1 ORDER BY seq"
+                  " LIMIT ?2"));
+  stmt->BindInt64(1, static_cast<int64_t>(after));
+  stmt->BindInt64(2, ClampToKey(max_count));
+  std::vector<StoredEvent> events;  // appended to *out only on success
+  for (;;) {
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) break;
+    StoredEvent event;
+    event.sequence = static_cast<uint64_t>(stmt->ColumnInt64(0));
+    const absl::string_view hash = stmt->ColumnBlob(1);
+    event.content_hash.assign(hash.data(), hash.size());
+    event.committed_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
+    const absl::string_view payload = stmt->ColumnBlob(4);
+    if (!DecodeIds(stmt->ColumnBlob(3), &event.alert_ids) ||
+        !event.event.ParseFromArray(payload.data(),
+                                    static_cast<int>(payload.size()))) {
+      return absl::InternalError(
+          absl::StrCat("event seq ", event.sequence, " is corrupt"));
+    }
+    events.push_back(std::move(event));
+  }
+  std::move(events.begin(), events.end(), std::back_inserter(*out));
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::Impl::ReadAlerts(uint64_t after,
+                                                size_t max_count,
+                                                size_t max_bytes,
+                                                std::vector<StoredAlert>* out) {
+  if (max_count == 0 || after >= kMaxKey) return absl::OkStatus();
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT pos, payload FROM alerts WHERE pos > ?1"
+                  " ORDER BY pos LIMIT ?2"));
+  stmt->BindInt64(1, static_cast<int64_t>(after));
+  stmt->BindInt64(2, ClampToKey(max_count));
+  std::vector<StoredAlert> alerts;  // appended to *out only on success
+  size_t bytes = 0;
+  bool first = true;
+  while (first || bytes < max_bytes) {
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) break;
+    // The payload is the deterministic serialization, whose length is the
+    // alert's ByteSizeLong(): decide before parsing.
+    const absl::string_view payload = stmt->ColumnBlob(1);
+    if (!first && payload.size() > max_bytes - bytes) break;
+    StoredAlert alert;
+    alert.position = static_cast<uint64_t>(stmt->ColumnInt64(0));
+    if (!alert.alert.ParseFromArray(payload.data(),
+                                    static_cast<int>(payload.size()))) {
+      return absl::InternalError(
+          absl::StrCat("alert at position ", alert.position, " is corrupt"));
+    }
+    bytes += payload.size();
+    first = false;
+    alerts.push_back(std::move(alert));
+  }
+  std::move(alerts.begin(), alerts.end(), std::back_inserter(*out));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::Impl::AlertPositionBefore(
+    absl::Time t) {
+  // created_at < t  <=>  created_at_ns <= ceil(t in ns) - 1, for t in range.
+  if (t <= kMinStorableTime) return 0;
+  int64_t bound = std::numeric_limits<int64_t>::max();
+  if (t <= kMaxStorableTime) {
+    const int64_t floor = absl::ToUnixNanos(t);
+    const int64_t ceil = absl::FromUnixNanos(floor) < t ? floor + 1 : floor;
+    bound = ceil - 1;
+  }
+  ReaderLease reader(this);
+  // The index on created_at_ns (which includes pos, the rowid) is walked
+  // backwards from the bound: O(log n). With created_at non-decreasing in
+  // pos, the first entry found is the largest position before t.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT pos FROM alerts WHERE created_at_ns <= ?1"
+                  " ORDER BY created_at_ns DESC, pos DESC LIMIT 1"));
+  stmt->BindInt64(1, bound);
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return 0;
+  return static_cast<uint64_t>(stmt->ColumnInt64(0));
+}
+
+// SqliteEventStore forwards to Impl.
+
+SqliteEventStore::SqliteEventStore(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+SqliteEventStore::~SqliteEventStore() = default;
+
+absl::StatusOr<std::unique_ptr<SqliteEventStore>> SqliteEventStore::Open(
+    const SqliteEventStoreOptions& options) {
+  DIPWIRE_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Open(options));
+  return std::unique_ptr<SqliteEventStore>(
+      new SqliteEventStore(std::move(impl)));
+}
+
+absl::StatusOr<LogHead> SqliteEventStore::Head() { return impl_->Head(); }
+
+absl::Status SqliteEventStore::LookupEvents(
+    absl::Span<const std::string> event_ids,
+    absl::flat_hash_map<std::string, EventRecord>* found) {
+  return impl_->LookupEvents(event_ids, found);
+}
+
+absl::Status SqliteEventStore::Append(absl::Span<const StoredEvent> events,
+                                      absl::Span<const StoredAlert> alerts) {
+  return impl_->Append(events, alerts);
+}
+
+absl::Status SqliteEventStore::ReadEvents(uint64_t after, size_t max_count,
+                                          std::vector<StoredEvent>* out) {
+  return impl_->ReadEvents(after, max_count, out);
+}
+
+absl::Status SqliteEventStore::ReadAlerts(uint64_t after, size_t max_count,
+                                          size_t max_bytes,
+                                          std::vector<StoredAlert>* out) {
+  return impl_->ReadAlerts(after, max_count, max_bytes, out);
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::AlertPositionBefore(absl::Time t) {
+  return impl_->AlertPositionBefore(t);
+}
+
+}  // namespace dipwire::server

@@ -5,14 +5,17 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/event_store.h"
 
 namespace dipwire::server {
 
 struct SqliteEventStoreOptions {
-  // The directory that holds the database (created if missing).
+  // The directory that holds the database (created with mode 0700, parents
+  // included, if missing). Required.
   std::string data_dir;
-  // Read connections kept open for concurrent readers.
+  // Read connections kept open for concurrent readers; at least 1. A reader
+  // that finds all of them busy waits for one.
   int read_connections = 4;
 };
 
@@ -21,22 +24,42 @@ struct SqliteEventStoreOptions {
 // writer) and a small pool of read connections, so readers never wait for
 // the writer's fsync.
 //
-// Safe for concurrent use from multiple threads.
+// A SqliteEventStore is safe for concurrent use from multiple threads
+// without external synchronization. Appends are serialized; reads run in
+// parallel on the read connections and see only committed transactions,
+// each call (each SELECT) one consistent state of the log.
+//
+// Invariants of the database, kept by every Append transaction:
+//  - events.seq is 1..last_sequence without gaps and alerts.pos is
+//    1..last_alert_position without gaps;
+//  - an event and the alerts appended with it become visible together;
+//  - PRAGMA application_id identifies a dipwire database and
+//    PRAGMA user_version is its schema version.
+//
+// While it is open, the store holds an exclusive lock on data_dir/LOCK: one
+// process, one store per data directory (the single-writer invariants above
+// depend on it).
 class SqliteEventStore final : public EventStore {
  public:
   // Opens (creating if needed) the store in options.data_dir. Returns
-  // INVALID_ARGUMENT when the directory cannot be created or used,
-  // FAILED_PRECONDITION when the database belongs to a newer schema or is
-  // not a dipwire database, INTERNAL for other SQLite errors.
+  // INVALID_ARGUMENT when the directory cannot be created or used or
+  // read_connections < 1, FAILED_PRECONDITION when the database belongs to a
+  // newer schema, is not a dipwire database, or another store (in this or
+  // another process) has the directory open, INTERNAL for other SQLite
+  // errors. Blocks on disk I/O.
   static absl::StatusOr<std::unique_ptr<SqliteEventStore>> Open(
       const SqliteEventStoreOptions& options);
 
+  // Closes the connections (checkpointing the WAL) and releases the lock.
+  // No call may be in flight.
   ~SqliteEventStore() override;
 
   absl::StatusOr<LogHead> Head() override;
   absl::Status LookupEvents(
       absl::Span<const std::string> event_ids,
       absl::flat_hash_map<std::string, EventRecord>* found) override;
+  // Besides the EventStore contract: committed_at and created_at are stored
+  // in nanoseconds and must lie in 1678..2261 (INTERNAL otherwise).
   absl::Status Append(absl::Span<const StoredEvent> events,
                       absl::Span<const StoredAlert> alerts) override;
   absl::Status ReadEvents(uint64_t after, size_t max_count,
@@ -44,6 +67,11 @@ class SqliteEventStore final : public EventStore {
   absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
                           std::vector<StoredAlert>* out) override;
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override;
+
+  // The database file's name inside data_dir.
+  static constexpr absl::string_view kFileName = "dipwire.db";
+  // The schema version this build writes and understands.
+  static constexpr int kSchemaVersion = 1;
 
  private:
   class Impl;
