@@ -157,6 +157,64 @@ absl::StatusOr<bool> AlertStream::Next(v1::SubscribeResponse* out,
 
 void AlertStream::Cancel() { impl_->Cancel(); }
 
+class PublishSession::Impl {
+ public:
+  explicit Impl(const std::shared_ptr<grpc::Channel>& channel)
+      : stub_(v1::AlertService::NewStub(channel)),
+        stream_(stub_->PublishStream(&context_)) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() {
+    if (!finished_) context_.TryCancel();
+  }
+
+  absl::Status Send(const v1::PublishRequest& request) {
+    if (!stream_->Write(request)) {
+      return absl::UnavailableError(
+          "the publish stream is broken; Finish() tells why");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Receive(v1::PublishResponse* out) {
+    return stream_->Read(out);
+  }
+
+  absl::Status Finish() {
+    stream_->WritesDone();
+    // Drain what the server still sends, so that Finish does not block on
+    // unread responses.
+    v1::PublishResponse ignored;
+    while (stream_->Read(&ignored)) {
+    }
+    finished_ = true;
+    return FromGrpcStatus(stream_->Finish());
+  }
+
+ private:
+  grpc::ClientContext context_;
+  const std::unique_ptr<v1::AlertService::Stub> stub_;
+  const std::unique_ptr<
+      grpc::ClientReaderWriter<v1::PublishRequest, v1::PublishResponse>>
+      stream_;
+  bool finished_ = false;
+};
+
+PublishSession::PublishSession(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+
+PublishSession::~PublishSession() = default;
+
+absl::Status PublishSession::Send(const v1::PublishRequest& request) {
+  return impl_->Send(request);
+}
+
+absl::StatusOr<bool> PublishSession::Receive(v1::PublishResponse* out) {
+  return impl_->Receive(out);
+}
+
+absl::Status PublishSession::Finish() { return impl_->Finish(); }
+
 class Client::Impl {
  public:
   Impl(std::shared_ptr<grpc::Channel> channel, ClientOptions options)
@@ -234,6 +292,11 @@ absl::StatusOr<v1::AcknowledgeResponse> Client::Acknowledge(
     const v1::AcknowledgeRequest& request) {
   return impl_->Call<v1::AcknowledgeResponse>(
       &v1::AlertService::Stub::Acknowledge, request);
+}
+
+absl::StatusOr<std::unique_ptr<PublishSession>> Client::PublishStream() {
+  return std::make_unique<PublishSession>(
+      std::make_unique<PublishSession::Impl>(impl_->channel()));
 }
 
 absl::StatusOr<std::unique_ptr<AlertStream>> Client::Subscribe(

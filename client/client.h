@@ -65,6 +65,39 @@ class AlertStream {
   const std::unique_ptr<Impl> impl_;
 };
 
+// One PublishStream call, for high-rate ingest: requests go out as fast as
+// flow control allows and the server answers each one, in order. A request
+// that fails is answered by a response whose `error` says why (nothing of
+// it was stored); the stream goes on.
+//
+// Send may be called from one thread while Receive is called from another
+// (one thread each). The destructor cancels the call if Finish was not
+// called; it must not run concurrently with the other methods.
+class PublishSession {
+ public:
+  class Impl;  // Defined in client.cc; holds the gRPC call.
+
+  explicit PublishSession(std::unique_ptr<Impl> impl);
+  PublishSession(const PublishSession&) = delete;
+  PublishSession& operator=(const PublishSession&) = delete;
+  ~PublishSession();
+
+  // Sends one request. Blocks while the transport pushes back. Returns
+  // UNAVAILABLE when the call has broken (Finish then tells why).
+  absl::Status Send(const v1::PublishRequest& request);
+
+  // Blocks for the next response, in request order. Returns false once the
+  // server has answered everything and ended the call (see Finish).
+  absl::StatusOr<bool> Receive(v1::PublishResponse* out);
+
+  // Tells the server no more requests follow, then (after every response
+  // was received) returns the call's final status. Call once.
+  absl::Status Finish();
+
+ private:
+  const std::unique_ptr<Impl> impl_;
+};
+
 // A typed client for dipwire's AlertService (proto/dipwire/v1/alerts.proto).
 // Every unary call carries the deadline ClientOptions::call_timeout, and
 // every failure comes back as an absl::Status holding the gRPC status's code
@@ -110,6 +143,10 @@ class Client {
   // alert. Blocks for at most call_timeout.
   absl::StatusOr<v1::AcknowledgeResponse> Acknowledge(
       const v1::AcknowledgeRequest& request);
+
+  // Starts a PublishStream call. The call has no deadline; errors of the
+  // call (unreachable server) come from Send, Receive and Finish.
+  absl::StatusOr<std::unique_ptr<PublishSession>> PublishStream();
 
   // Starts a Subscribe stream and returns at once, without waiting for the
   // server; errors of the call (unreachable server, bad filter) come from

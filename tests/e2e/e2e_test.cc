@@ -615,6 +615,68 @@ TEST_F(EndToEndTest, SigtermEndsStreamsWithUnavailableAndExitsZero) {
   EXPECT_THAT(next, StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST_F(EndToEndTest,
+       PublishStreamAnswersEachRequestInOrderAndGoesOnAfterErrors) {
+  auto session = client_->PublishStream();
+  ASSERT_THAT(session, IsOk());
+  v1::DiplomaticEvent bad =
+      TradeEvent("t-bad", 2023, 1'000, "2024-01-12T00:00:00Z");
+  bad.mutable_trade()->set_year(1850);
+  std::vector<v1::PublishRequest> requests = {
+      Batch({TradeEvent("t-2022", 2022, 190'300'000'000,
+                        "2023-01-13T00:00:00Z")}),
+      Batch({bad}),
+      Batch({TradeEvent("t-2022", 2022, 1, "2023-01-13T00:00:00Z")}),
+  };
+  // Many more behind them, in flight at once.
+  for (int i = 0; i < 200; ++i) {
+    std::vector<v1::DiplomaticEvent> events;
+    for (int j = 0; j < 5; ++j) {
+      events.push_back(PeaceEvent(absl::StrCat("s-", i, "-", j),
+                                  v1::PeaceTalkUpdate::IN_PROGRESS,
+                                  "2024-04-01T00:00:00Z"));
+    }
+    requests.push_back(Batch(events));
+  }
+  std::thread sender([&] {
+    for (const auto& request : requests) {
+      EXPECT_THAT((*session)->Send(request), IsOk());
+    }
+  });
+  std::vector<v1::PublishResponse> responses;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    v1::PublishResponse response;
+    auto received = (*session)->Receive(&response);
+    ASSERT_THAT(received, IsOk());
+    ASSERT_TRUE(*received) << "stream ended after " << i << " responses";
+    responses.push_back(response);
+  }
+  sender.join();
+  EXPECT_THAT((*session)->Finish(), IsOk());
+
+  EXPECT_EQ(responses[0].results(0).outcome(), v1::PublishResult::ACCEPTED);
+  EXPECT_EQ(responses[1].error().code(),
+            static_cast<int>(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(responses[1].error().message(),
+              HasSubstr("events[0].trade.year"));
+  EXPECT_THAT(responses[1].results(), SizeIs(0));
+  EXPECT_EQ(responses[2].error().code(),
+            static_cast<int>(absl::StatusCode::kAlreadyExists));
+  uint64_t sequence = responses[0].results(0).sequence();
+  for (size_t i = 3; i < responses.size(); ++i) {
+    ASSERT_FALSE(responses[i].has_error()) << i;
+    ASSERT_THAT(responses[i].results(), SizeIs(5));
+    EXPECT_EQ(responses[i].results(0).event_id(),
+              absl::StrCat("s-", i - 3, "-0"));
+    for (const auto& result : responses[i].results()) {
+      EXPECT_EQ(result.sequence(), ++sequence);
+    }
+  }
+  auto events = client_->ListEvents(v1::ListEventsRequest());
+  ASSERT_THAT(events, IsOk());
+  EXPECT_EQ(events->sequences(0), 1u);  // t-2022 as first published
+}
+
 // The seed demo through the real server yields exactly the alerts written
 // next to it (deploy/demo/seed-article.expected), and a second run is all
 // DUPLICATE with the same alerts.

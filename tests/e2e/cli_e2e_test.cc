@@ -1,0 +1,179 @@
+// The dipwire CLI against the real dipwired: what a newsroom engineer types.
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/dipwired_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace dipwire {
+namespace {
+
+using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::IsOk;
+using ::dipwire::testing::NewTempDir;
+using ::testing::AllOf;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+
+struct CliRun {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::string Quote(const std::string& arg) {
+  std::string quoted = "'";
+  for (char c : arg) {
+    if (c == '\'') {
+      quoted += "'\\''";
+    } else {
+      quoted += c;
+    }
+  }
+  return quoted + "'";
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  return absl::StrSplit(text, '\n', absl::SkipEmpty());
+}
+
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = NewTempDir("cli");
+    auto server = DipwiredProcess::Start(dir_ + "/data");
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+  }
+
+  // Runs the dipwire CLI with `args` (and --server), bounded to 60 s by
+  // coreutils' timeout.
+  CliRun Dipwire(const std::vector<std::string>& args) {
+    std::vector<std::string> quoted;
+    quoted.reserve(args.size());
+    for (const std::string& arg : args) quoted.push_back(Quote(arg));
+    const std::string out_path = absl::StrCat(dir_, "/out");
+    const std::string err_path = absl::StrCat(dir_, "/err");
+    const std::string command = absl::StrCat(
+        "timeout 60 ", DIPWIRE_CLI_PATH, " ", absl::StrJoin(quoted, " "),
+        " --server ", server_->address(), " >", out_path, " 2>", err_path,
+        " </dev/null");
+    const int status = std::system(command.c_str());
+    CliRun run;
+    run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    run.out = ReadFile(out_path);
+    run.err = ReadFile(err_path);
+    return run;
+  }
+
+  std::string WriteFile(const std::string& name, const std::string& text) {
+    const std::string path = absl::StrCat(dir_, "/", name);
+    std::ofstream(path) << text;
+    return path;
+  }
+
+  std::string dir_;
+  std::unique_ptr<DipwiredProcess> server_;
+};
+
+constexpr char kGoodEvent[] =
+    R"({"eventId":"cli-1","occurredAt":"2024-04-08T00:00:00Z",)"
+    R"("reportedAt":"2024-04-07T00:00:00Z","source":{"outlet":"TASS"},)"
+    R"("meeting":{"participants":[{"name":"Sergei Lavrov","country":"RUS",)"
+    R"("role":"FOREIGN_MINISTER"},{"name":"Wang Yi","country":"CHN",)"
+    R"("role":"FOREIGN_MINISTER"}],"city":"Beijing","status":"SCHEDULED"}})";
+constexpr char kBadCountryEvent[] =
+    R"({"eventId":"cli-2","occurredAt":"2024-04-08T00:00:00Z",)"
+    R"("source":{"outlet":"TASS"},"trade":{"countryA":"CHN","countryB":"RU",)"
+    R"("year":2023,"valueUsd":"5","flow":"TOTAL","reporter":"customs"}})";
+
+TEST_F(CliEndToEndTest, PublishReportsTheServersReasonWithTheLineNumber) {
+  const std::string file = WriteFile(
+      "events.jsonl", absl::StrCat("# two events, the second one invalid\n",
+                                   kGoodEvent, "\n", kBadCountryEvent, "\n"));
+  CliRun run = Dipwire({"publish", "--batch", "1", file});
+  EXPECT_EQ(run.exit_code, 1) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("ACCEPTED seq=1 cli-1 -> al-1-0"));
+  EXPECT_THAT(run.err, AllOf(HasSubstr("line 3:"), HasSubstr("trade.country_b"),
+                             HasSubstr("RU")));
+  EXPECT_THAT(run.out, HasSubstr("1 accepted, 0 duplicate, 1 rejected"));
+
+  // Publishing the good line again is a duplicate, and exits 0.
+  run = Dipwire({"publish", WriteFile("again.jsonl", kGoodEvent)});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("DUPLICATE seq=1 cli-1"));
+}
+
+TEST_F(CliEndToEndTest, SubscribePrintsOneReadableLinePerAlert) {
+  CliRun run = Dipwire({"publish", std::string(DIPWIRE_SOURCE_DIR) +
+                                       "/deploy/demo/seed-article.jsonl"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<std::string> expected = Lines(ReadFile(
+      std::string(DIPWIRE_SOURCE_DIR) + "/deploy/demo/seed-article.expected"));
+
+  run = Dipwire({"subscribe", "--from", "earliest", "--limit",
+                 absl::StrCat(expected.size())});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<std::string> lines = Lines(run.out);
+  ASSERT_THAT(lines, SizeIs(expected.size()));
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::vector<std::string> fields = absl::StrSplit(expected[i], '\t');
+    ASSERT_THAT(fields, SizeIs(4));
+    // time, severity, type, headline
+    EXPECT_THAT(lines[i],
+                AllOf(ContainsRegex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z "),
+                      HasSubstr(absl::StrCat(" ", fields[1], " ", fields[3]))));
+    EXPECT_THAT(lines[i], HasSubstr(fields[2]));
+  }
+
+  run = Dipwire({"subscribe", "--from", "earliest", "--filter",
+                 "type = TRADE_RECORD", "--limit", "1", "--output", "json"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(Lines(run.out), SizeIs(1));
+  EXPECT_THAT(run.out, HasSubstr(R"("type":"TRADE_RECORD")"));
+}
+
+TEST_F(CliEndToEndTest, AlertsAndEventsListHistoryWithFilters) {
+  ASSERT_EQ(Dipwire({"publish", std::string(DIPWIRE_SOURCE_DIR) +
+                                    "/deploy/demo/seed-article.jsonl"})
+                .exit_code,
+            0);
+  CliRun run =
+      Dipwire({"alerts", "--filter", "countries:CHN AND countries:RUS"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // 3 meetings, 2 trade figures and the 12-point plan (parties CHN, RUS, UKR)
+  EXPECT_THAT(Lines(run.out), SizeIs(6));
+  EXPECT_THAT(run.out, HasSubstr("Trade record: CHN–RUS"));
+
+  run = Dipwire({"events", "--filter", "kind = trade", "--limit", "0"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(Lines(run.out), SizeIs(4));
+
+  run = Dipwire({"alerts", "--filter", "severity >= URGENT"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, AllOf(HasSubstr("error: INVALID_ARGUMENT"),
+                             HasSubstr("column 13")));
+}
+
+}  // namespace
+}  // namespace dipwire
