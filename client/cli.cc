@@ -323,8 +323,9 @@ std::string DescribeEvent(const v1::DiplomaticEvent& event) {
           absl::StrCat(t.country_a(), "-", t.country_b(), " ",
                        EnumName(v1::TradeFigure::Flow_descriptor(), t.flow()),
                        " ", t.year(), ": $", GroupThousands(t.value_usd()));
-      if (!t.reporter().empty())
+      if (!t.reporter().empty()) {
         absl::StrAppend(&text, " (", t.reporter(), ")");
+      }
       return text;
     }
     case v1::DiplomaticEvent::kPeaceTalk: {

@@ -92,21 +92,26 @@ absl::StatusCode FromGrpcCode(grpc::StatusCode code) {
 
 grpc::Status ToGrpcStatusVerbatim(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(ToGrpcCode(status.code()), std::string(status.message()));
+  // code() folds a number outside the canonical set into kUnknown; keep the
+  // raw number instead, as the default branches do.
+  const grpc::StatusCode code =
+      status.code() == absl::StatusCode::kUnknown
+          ? static_cast<grpc::StatusCode>(status.raw_code())
+          : ToGrpcCode(status.code());
+  return {code, std::string(status.message())};
 }
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.code() == absl::StatusCode::kInternal) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "internal error; the server log has the details");
+    return {grpc::StatusCode::INTERNAL,
+            "internal error; the server log has the details"};
   }
   return ToGrpcStatusVerbatim(status);
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(FromGrpcCode(status.error_code()),
-                      status.error_message());
+  return {FromGrpcCode(status.error_code()), status.error_message()};
 }
 
 }  // namespace dipwire

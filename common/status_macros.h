@@ -25,9 +25,12 @@
   DIPWIRE_ASSIGN_OR_RETURN_IMPL_(            \
       DIPWIRE_STATUS_CONCAT_(dipwire_statusor_, __LINE__), lhs, rexpr)
 
+// lhs may be a declaration, so it cannot be parenthesized.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define DIPWIRE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
   auto statusor = (rexpr);                                   \
   if (!statusor.ok()) return std::move(statusor).status();   \
   lhs = *std::move(statusor)
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // DIPWIRE_COMMON_STATUS_MACROS_H_

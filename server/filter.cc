@@ -1,5 +1,7 @@
 #include "server/filter.h"
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -77,7 +79,7 @@ struct FieldInfo {
 };
 
 // In DESIGN.md's order, which is also the order error messages list them.
-constexpr FieldInfo kFields[] = {
+constexpr std::array<FieldInfo, 11> kFields = {{
     {"type", Field::kType, FieldType::kEnum, true},
     {"severity", Field::kSeverity, FieldType::kEnum, true},
     {"countries", Field::kCountries, FieldType::kRepeated, false},
@@ -89,9 +91,10 @@ constexpr FieldInfo kFields[] = {
     {"kind", Field::kKind, FieldType::kEnum, false},
     {"alert_id", Field::kAlertId, FieldType::kString, true},
     {"event_id", Field::kEventId, FieldType::kString, false},
-};
+}};
 
-constexpr absl::string_view kKindNames[] = {"meeting", "trade", "peace_talk"};
+constexpr std::array<absl::string_view, 3> kKindNames = {"meeting", "trade",
+                                                         "peace_talk"};
 
 const FieldInfo* FindField(absl::string_view name) {
   for (const FieldInfo& info : kFields) {
@@ -208,12 +211,94 @@ absl::StatusOr<size_t> LexString(absl::string_view text, size_t open,
           text, i,
           absl::StrCat("unknown escape \\",
                        absl::Utf8SafeCHexEscape(text.substr(i + 1, 1)),
-                       " (in a quoted string only \\\" and \\\\ are escapes)"));
+                       R"( (in a quoted string only \" and \\ are escapes))"));
     }
     value->push_back(escaped);
     i += 2;
   }
   return ErrorAt(text, open, "unterminated string (missing closing '\"')");
+}
+
+// Upper-case AND, OR and NOT are keywords; any other word is a word.
+TokenKind WordKind(absl::string_view word) {
+  if (word == "AND") return TokenKind::kAnd;
+  if (word == "OR") return TokenKind::kOr;
+  if (word == "NOT") return TokenKind::kNot;
+  return TokenKind::kWord;
+}
+
+// Reads the word or keyword that starts at byte `start` of `text` into
+// `token`; returns the offset just past it.
+size_t LexWord(absl::string_view text, size_t start, Token* token) {
+  size_t end = start + 1;
+  while (end < text.size() && IsWordChar(text[end])) ++end;
+  token->value = std::string(text.substr(start, end - start));
+  token->kind = WordKind(token->value);
+  return end;
+}
+
+// Reads the comparator that starts at byte `start` of `text` ("=", ":", "<",
+// "<=", ">", ">=" or "!=") into `token`; returns the offset just past it.
+absl::StatusOr<size_t> LexComparator(absl::string_view text, size_t start,
+                                     Token* token) {
+  token->kind = TokenKind::kComparator;
+  const bool or_equal = start + 1 < text.size() && text[start + 1] == '=';
+  const size_t end = start + (or_equal ? 2 : 1);
+  switch (text[start]) {
+    case '=':
+      token->op = Comparator::kEq;
+      return start + 1;
+    case ':':
+      token->op = Comparator::kHas;
+      return start + 1;
+    case '<':
+      token->op = or_equal ? Comparator::kLe : Comparator::kLt;
+      return end;
+    case '>':
+      token->op = or_equal ? Comparator::kGe : Comparator::kGt;
+      return end;
+    default:
+      break;
+  }
+  // '!': only a comparator as the start of "!=".
+  if (!or_equal) {
+    return ErrorAt(text, start, R"(unexpected "!" (did you mean "!="?))");
+  }
+  token->op = Comparator::kNe;
+  return end;
+}
+
+// Reads the token that starts at byte `start` of `text`, which is neither
+// white space nor the end, into `token`; returns the offset just past it.
+absl::StatusOr<size_t> LexToken(absl::string_view text, size_t start,
+                                Token* token) {
+  const char c = text[start];
+  switch (c) {
+    case '(':
+      token->kind = TokenKind::kLParen;
+      return start + 1;
+    case ')':
+      token->kind = TokenKind::kRParen;
+      return start + 1;
+    case '-':
+      token->kind = TokenKind::kMinus;
+      return start + 1;
+    case '=':
+    case ':':
+    case '<':
+    case '>':
+    case '!':
+      return LexComparator(text, start, token);
+    case '"':
+      token->kind = TokenKind::kString;
+      return LexString(text, start, &token->value);
+    default:
+      break;
+  }
+  if (IsWordStart(c)) return LexWord(text, start, token);
+  return ErrorAt(
+      text, start,
+      absl::StrCat("unexpected character ", Quote(text.substr(start, 1))));
 }
 
 absl::Status Lex(absl::string_view text, std::vector<Token>* tokens) {
@@ -227,53 +312,7 @@ absl::Status Lex(absl::string_view text, std::vector<Token>* tokens) {
       tokens->push_back(std::move(token));
       return absl::OkStatus();
     }
-    const char c = text[i];
-    size_t end = i + 1;
-    if (c == '(') {
-      token.kind = TokenKind::kLParen;
-    } else if (c == ')') {
-      token.kind = TokenKind::kRParen;
-    } else if (c == '-') {
-      token.kind = TokenKind::kMinus;
-    } else if (c == '=' || c == ':') {
-      token.kind = TokenKind::kComparator;
-      token.op = c == '=' ? Comparator::kEq : Comparator::kHas;
-    } else if (c == '<' || c == '>') {
-      token.kind = TokenKind::kComparator;
-      const bool or_equal = end < text.size() && text[end] == '=';
-      if (or_equal) ++end;
-      if (c == '<') {
-        token.op = or_equal ? Comparator::kLe : Comparator::kLt;
-      } else {
-        token.op = or_equal ? Comparator::kGe : Comparator::kGt;
-      }
-    } else if (c == '!') {
-      if (end == text.size() || text[end] != '=') {
-        return ErrorAt(text, i, "unexpected \"!\" (did you mean \"!=\"?)");
-      }
-      token.kind = TokenKind::kComparator;
-      token.op = Comparator::kNe;
-      ++end;
-    } else if (c == '"') {
-      token.kind = TokenKind::kString;
-      DIPWIRE_ASSIGN_OR_RETURN(end, LexString(text, i, &token.value));
-    } else if (IsWordStart(c)) {
-      while (end < text.size() && IsWordChar(text[end])) ++end;
-      token.value = std::string(text.substr(i, end - i));
-      if (token.value == "AND") {
-        token.kind = TokenKind::kAnd;
-      } else if (token.value == "OR") {
-        token.kind = TokenKind::kOr;
-      } else if (token.value == "NOT") {
-        token.kind = TokenKind::kNot;
-      } else {
-        token.kind = TokenKind::kWord;
-      }
-    } else {
-      return ErrorAt(
-          text, i,
-          absl::StrCat("unexpected character ", Quote(text.substr(i, 1))));
-    }
+    DIPWIRE_ASSIGN_OR_RETURN(const size_t end, LexToken(text, i, &token));
     token.raw = text.substr(i, end - i);
     tokens->push_back(std::move(token));
     i = end;
@@ -374,6 +413,10 @@ class Parser {
     }
   }
 
+  // The grammar's own recursion: ParseSimple recurses only at "(", and
+  // refuses to nest deeper than Filter::kMaxDepth.
+  // NOLINTBEGIN(misc-no-recursion)
+
   // expression = sequence { "AND" sequence }
   absl::StatusOr<Node> ParseExpression(int depth) {
     std::vector<Node> children;
@@ -445,6 +488,8 @@ class Parser {
     Advance();
     return inner;
   }
+
+  // NOLINTEND(misc-no-recursion)
 
   // restriction = field comparator value. Problems are reported left to
   // right: the field, then the comparator, then the value.
@@ -537,7 +582,7 @@ class Parser {
               text_, op.offset,
               absl::StrCat("operator ", Quote(op.raw),
                            " is only supported on \"severity\", not on ",
-                           Quote(field.name), " (use \"=\", \"!=\" or \":\")"));
+                           Quote(field.name), R"( (use "=", "!=" or ":"))"));
         }
         return absl::OkStatus();
       case Comparator::kHas:
@@ -692,10 +737,10 @@ bool CompareNumbers(Comparator op, int actual, int value) {
 
 template <typename Range>
 bool AnyEqualsFolded(const Range& elements, absl::string_view folded) {
-  for (const std::string& element : elements) {
-    if (EqualsFolded(element, folded)) return true;
-  }
-  return false;
+  return std::any_of(elements.begin(), elements.end(),
+                     [folded](const std::string& element) {
+                       return EqualsFolded(element, folded);
+                     });
 }
 
 // `:` on a repeated field: some element equals the folded value.
@@ -723,6 +768,9 @@ bool HasElement(const Node& node, Subject& subject) {
   }
 }
 
+// Recursion follows the tree, whose depth the parser caps at
+// Filter::kMaxDepth (AND and OR nodes are flattened).
+// NOLINTBEGIN(misc-no-recursion)
 bool Evaluate(const Node& node, Subject& subject) {
   switch (node.kind) {
     case Node::Kind::kAnd:
@@ -760,6 +808,7 @@ bool Evaluate(const Node& node, Subject& subject) {
   }
   return false;
 }
+// NOLINTEND(misc-no-recursion)
 
 // The number of characters in `text`, counting at most up to `limit + 1`.
 size_t CountCharacters(absl::string_view text, size_t limit) {

@@ -1,7 +1,9 @@
 #include "server/filter.h"
 
+#include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
@@ -20,7 +22,7 @@
 // test binary is one).
 namespace {
 std::atomic<bool> count_allocations{false};
-std::atomic<long> allocations{0};
+std::atomic<int64_t> allocations{0};
 }  // namespace
 
 void* operator new(std::size_t size) {
@@ -748,11 +750,12 @@ TEST(FilterTest, HostileInputOnlyEverFailsWithInvalidArgument) {
       EXPECT_THAT(std::string(status.message()), StartsWith("filter: column "));
     }
   };
-  const std::string samples[] = {
+  const std::array<std::string, 4> samples = {
       "(type = LEADER_MEETING_NEW OR type = LEADER_MEETING_UPDATED) AND NOT "
       "countries:USA -headline:\"a \\\"b\\\" \\\\ c\" severity>=HIGH "
       "(kind:trade OR -(actors:\"Wang Yi\" topics:energy))",
-      std::string("\0\xff\xfe\x80 :=!<>\"", 12),
+      // Ends in a NUL too: all 12 bytes are part of the sample.
+      std::string("\0\xff\xfe\x80 :=!<>\"\0", 12),
       "NOT NOT NOT NOT - - -",
       ")))(((",
   };
