@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
     const std::string prefix = absl::StrCat("bench-", random() % 1'000'000'000);
     const absl::Time start = absl::Now();
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<size_t>(options.streams));
     std::vector<char> ok(static_cast<size_t>(options.streams), 0);
     for (int s = 0; s < options.streams; ++s) {
       threads.emplace_back([&, s] {

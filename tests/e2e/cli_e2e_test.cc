@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
@@ -78,6 +79,7 @@ class CliEndToEndTest : public ::testing::Test {
         "timeout 60 ", DIPWIRE_CLI_PATH, " ", absl::StrJoin(quoted, " "),
         " --server ", server_->address(), " >", out_path, " 2>", err_path,
         " </dev/null");
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the test's only thread.
     const int status = std::system(command.c_str());
     CliRun run;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -87,7 +89,7 @@ class CliEndToEndTest : public ::testing::Test {
   }
 
   std::string WriteFile(const std::string& name, const std::string& text) {
-    const std::string path = absl::StrCat(dir_, "/", name);
+    std::string path = absl::StrCat(dir_, "/", name);
     std::ofstream(path) << text;
     return path;
   }
@@ -96,13 +98,13 @@ class CliEndToEndTest : public ::testing::Test {
   std::unique_ptr<DipwiredProcess> server_;
 };
 
-constexpr char kGoodEvent[] =
+constexpr absl::string_view kGoodEvent =
     R"({"eventId":"cli-1","occurredAt":"2024-04-08T00:00:00Z",)"
     R"("reportedAt":"2024-04-07T00:00:00Z","source":{"outlet":"TASS"},)"
     R"("meeting":{"participants":[{"name":"Sergei Lavrov","country":"RUS",)"
     R"("role":"FOREIGN_MINISTER"},{"name":"Wang Yi","country":"CHN",)"
     R"("role":"FOREIGN_MINISTER"}],"city":"Beijing","status":"SCHEDULED"}})";
-constexpr char kBadCountryEvent[] =
+constexpr absl::string_view kBadCountryEvent =
     R"({"eventId":"cli-2","occurredAt":"2024-04-08T00:00:00Z",)"
     R"("source":{"outlet":"TASS"},"trade":{"countryA":"CHN","countryB":"RU",)"
     R"("year":2023,"valueUsd":"5","flow":"TOTAL","reporter":"customs"}})";
@@ -119,7 +121,7 @@ TEST_F(CliEndToEndTest, PublishReportsTheServersReasonWithTheLineNumber) {
   EXPECT_THAT(run.out, HasSubstr("1 accepted, 0 duplicate, 1 rejected"));
 
   // Publishing the good line again is a duplicate, and exits 0.
-  run = Dipwire({"publish", WriteFile("again.jsonl", kGoodEvent)});
+  run = Dipwire({"publish", WriteFile("again.jsonl", std::string(kGoodEvent))});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("DUPLICATE seq=1 cli-1"));
 }

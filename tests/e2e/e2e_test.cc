@@ -2,8 +2,7 @@
 // temporary data directory, driven over gRPC through the real client
 // library. kill -9 and restart are real.
 
-#include <signal.h>
-
+#include <csignal>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -156,7 +155,8 @@ class EndToEndTest : public ::testing::Test {
   }
 
   // Reads alerts until `count` have arrived (heartbeats skipped).
-  std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream, size_t count) {
+  static std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream,
+                                           size_t count) {
     std::vector<v1::Alert> alerts;
     while (alerts.size() < count) {
       v1::SubscribeResponse response;
@@ -170,7 +170,7 @@ class EndToEndTest : public ::testing::Test {
   }
 
   // Waits for the first heartbeat: the stream is then attached and live.
-  void AwaitHeartbeat(client::AlertStream& stream) {
+  static void AwaitHeartbeat(client::AlertStream& stream) {
     v1::SubscribeResponse response;
     auto next = stream.Next(&response, kStreamWait);
     ASSERT_THAT(next, IsOk());
@@ -350,6 +350,7 @@ TEST_F(EndToEndTest, ReplayThenLiveHasNoGapOrDuplicateAtTheSeam) {
   // the subscriber must see exactly the log, in order.
   constexpr int kEvents = 400;
   std::vector<v1::DiplomaticEvent> first;
+  first.reserve(kEvents / 2);
   for (int i = 0; i < kEvents / 2; ++i) {
     first.push_back(PeaceEvent(absl::StrCat("seam-", i),
                                i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
@@ -507,6 +508,7 @@ TEST_F(EndToEndTest, BadFilterAndBadCursorAreInvalidArgument) {
 
 TEST_F(EndToEndTest, PageTokensPageThroughHistoryAndAreBoundToTheFilter) {
   std::vector<v1::DiplomaticEvent> events;
+  events.reserve(25);
   for (int i = 0; i < 25; ++i) {
     events.push_back(PeaceEvent(absl::StrCat("p", i),
                                 i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
@@ -631,6 +633,7 @@ TEST_F(EndToEndTest,
   // Many more behind them, in flight at once.
   for (int i = 0; i < 200; ++i) {
     std::vector<v1::DiplomaticEvent> events;
+    events.reserve(5);
     for (int j = 0; j < 5; ++j) {
       events.push_back(PeaceEvent(absl::StrCat("s-", i, "-", j),
                                   v1::PeaceTalkUpdate::IN_PROGRESS,
@@ -708,6 +711,7 @@ TEST_F(EndToEndTest, SeedDemoYieldsTheAlertsWrittenNextToIt) {
   stream->Cancel();
 
   std::vector<std::string> actual;
+  actual.reserve(live.size());
   for (const v1::Alert& alert : live) {
     actual.push_back(absl::StrCat(alert.event().event_id(), "\t",
                                   v1::Alert::Type_Name(alert.type()), "\t",

@@ -2,13 +2,14 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <utility>
 
@@ -35,6 +36,7 @@ std::string NewTempDir(const std::string& prefix) {
   std::string dir = absl::StrCat(::testing::TempDir(), "/", prefix, ".",
                                  getpid(), ".", counter.fetch_add(1));
   std::string cmd = absl::StrCat("rm -rf '", dir, "'");
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): called before any test thread.
   if (std::system(cmd.c_str()) != 0 || mkdir(dir.c_str(), 0700) != 0) {
     ADD_FAILURE() << "cannot create " << dir;
   }
@@ -44,8 +46,8 @@ std::string NewTempDir(const std::string& prefix) {
 absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
     absl::Duration timeout) {
-  int out_pipe[2];
-  if (pipe(out_pipe) != 0) return absl::InternalError("pipe failed");
+  std::array<int, 2> out_pipe{};
+  if (pipe(out_pipe.data()) != 0) return absl::InternalError("pipe failed");
   std::vector<std::string> args = {DIPWIRE_DIPWIRED_PATH, "--listen",
                                    "127.0.0.1:0", "--data-dir", data_dir};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
@@ -78,10 +80,10 @@ absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
         poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1);
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) break;
-    char buf[512];
-    const ssize_t n = read(out_pipe[0], buf, sizeof buf);
+    std::array<char, 512> buf{};
+    const ssize_t n = read(out_pipe[0], buf.data(), buf.size());
     if (n <= 0) break;
-    output.append(buf, static_cast<size_t>(n));
+    output.append(buf.data(), static_cast<size_t>(n));
     for (size_t start = 0, nl;
          (nl = output.find('\n', start)) != std::string::npos; start = nl + 1) {
       absl::string_view line(output.data() + start, nl - start);
