@@ -425,6 +425,12 @@ absl::Status ValidatePublishRequest(const PublishRequest& request,
     // Short enough for the small-string buffer: no heap allocation.
     const std::string path = absl::StrCat("events[", i, "]");
     DIPWIRE_RETURN_IF_ERROR(ValidateEvent(event, path, now));
+    if (const size_t size = event.ByteSizeLong(); size > kMaxEventBytes) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          path, " (event_id ", Quote(event.event_id()), "): the event is ",
+          size, " bytes serialized; the limit is ", kMaxEventBytes,
+          " (shorten summary, detail or topics)"));
+    }
     // Reported at the second occurrence, after that event's own checks, so
     // that errors come in index order.
     if (repeated && i == second) {

@@ -1,6 +1,8 @@
 #ifndef DIPWIRE_COMMON_EVENT_VALIDATION_H_
 #define DIPWIRE_COMMON_EVENT_VALIDATION_H_
 
+#include <cstddef>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -30,9 +32,16 @@ namespace dipwire {
 absl::Status ValidateEvent(const v1::DiplomaticEvent& event,
                            absl::string_view path, absl::Time now);
 
+// The largest event accepted, serialized. It keeps every alert (an event
+// plus a little) well under the 1 MiB bound of a SubscribeResponse, and a
+// page of history within a client's default receive limit.
+inline constexpr size_t kMaxEventBytes = size_t{256} * 1024;
+
 // Checks a whole batch: at least one event, every event valid (checked as
-// ValidateEvent with path "events[i]"), and no event_id twice. Returns OK or
-// INVALID_ARGUMENT for the first problem in index order; a repeated event_id
+// ValidateEvent with path "events[i]") and at most kMaxEventBytes, and no
+// event_id twice. Returns OK, or INVALID_ARGUMENT (RESOURCE_EXHAUSTED for an
+// event over the size limit) for the first problem in index order; a
+// repeated event_id
 // is reported at its second occurrence and names both indexes:
 //   events[3] (event_id "x"): event_id repeats events[1]; an event may appear
 //   once per batch

@@ -298,11 +298,14 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
   }
   const absl::Time now = clock_->Now();
   if (sub->response.alerts_size() == 0) {
-    if (yielded || sub->after < head_) {
+    // A stream scanning a long stretch that its filter rejects still gets
+    // its heartbeats: the client must not take it for a dead connection.
+    const bool heartbeat_due = now - sub->last_write >= sub->heartbeat;
+    if (!heartbeat_due && (yielded || sub->after < head_)) {
       Enqueue(sub);  // more to scan; let other streams have a turn
       return Step::kNone;
     }
-    if (now - sub->last_write < sub->heartbeat) {
+    if (!heartbeat_due) {
       sub->state = State::kWaiting;
       waiting_.push_back(sub);
       return Step::kNone;
@@ -369,8 +372,12 @@ absl::Status AlertHub::Collect(Sub* sub, bool* yielded) {
     }
     page.clear();
     DIPWIRE_RETURN_IF_ERROR(
+        // No more than the response can still take (at least one alert
+        // comes): what does not fit would be read again next turn.
         store_->ReadAlerts(sub->after, options_.store_page_alerts,
-                           4 * options_.max_response_bytes, &page));
+                           options_.max_response_bytes -
+                               std::min(bytes, options_.max_response_bytes),
+                           &page));
     const bool full = std::any_of(
         page.begin(), page.end(),
         [&](const StoredAlert& alert) { return !Offer(sub, alert, &bytes); });

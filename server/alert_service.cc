@@ -101,9 +101,11 @@ absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
       return absl::InvalidArgumentError(
           "heartbeat_interval: not a valid duration");
     }
+    // Seconds and nanos apart: DurationToNanoseconds overflows beyond about
+    // 292 years.
     spec.heartbeat =
-        std::max(kMinHeartbeat,
-                 absl::Nanoseconds(TimeUtil::DurationToNanoseconds(interval)));
+        std::max(kMinHeartbeat, absl::Seconds(interval.seconds()) +
+                                    absl::Nanoseconds(interval.nanos()));
   }
   return spec;
 }

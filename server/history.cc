@@ -17,6 +17,45 @@ constexpr int kMaxPageSize = 1000;
 // Records read from the store per round trip, and at most per call.
 constexpr size_t kScanPage = 1000;
 constexpr size_t kMaxScannedPerCall = 20000;
+// Serialized bytes of one page at most (one record always fits, events being
+// at most kMaxEventBytes): under the 4 MiB a gRPC client receives by
+// default, whatever page_size asks for.
+constexpr size_t kMaxPageBytes = size_t{3} * 1024 * 1024;
+
+// What one page may still hold: results, bytes, and records scanned.
+class PageBudget {
+ public:
+  explicit PageBudget(size_t page_size) : page_size_(page_size) {}
+
+  bool open() const {
+    return !full_ && results_ < page_size_ && bytes_ < kMaxPageBytes &&
+           scanned_ < kMaxScannedPerCall;
+  }
+
+  // Accounts for the next record scanned (a result of `bytes` when
+  // `match`). Returns false, taking nothing, when it does not fit; the first
+  // result always fits.
+  bool Take(bool match, size_t bytes) {
+    if (!open()) return false;
+    if (match && results_ > 0 && bytes_ + bytes > kMaxPageBytes) {
+      full_ = true;  // this record starts the next page
+      return false;
+    }
+    ++scanned_;
+    if (match) {
+      ++results_;
+      bytes_ += bytes;
+    }
+    return true;
+  }
+
+ private:
+  const size_t page_size_;
+  size_t results_ = 0;
+  size_t bytes_ = 0;
+  size_t scanned_ = 0;
+  bool full_ = false;
+};
 
 absl::StatusOr<size_t> PageSize(int requested) {
   if (requested < 0) {
@@ -53,22 +92,18 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
 
   v1::ListAlertsResponse response;
+  PageBudget budget(page_size);
   std::vector<StoredAlert> page;
-  size_t scanned = 0;
-  while (after < head.last_alert_position &&
-         static_cast<size_t>(response.alerts_size()) < page_size &&
-         scanned < kMaxScannedPerCall) {
+  while (after < head.last_alert_position && budget.open()) {
     page.clear();
     DIPWIRE_RETURN_IF_ERROR(
         store.ReadAlerts(after, kScanPage, static_cast<size_t>(-1), &page));
     if (page.empty()) break;
     for (StoredAlert& alert : page) {
-      if (static_cast<size_t>(response.alerts_size()) >= page_size) break;
-      ++scanned;
+      const bool match = filter.Matches(alert.alert);
+      if (!budget.Take(match, match ? alert.alert.ByteSizeLong() : 0)) break;
       after = alert.position;
-      if (filter.Matches(alert.alert)) {
-        *response.add_alerts() = std::move(alert.alert);
-      }
+      if (match) *response.add_alerts() = std::move(alert.alert);
     }
   }
   if (after < head.last_alert_position) {
@@ -90,19 +125,17 @@ absl::StatusOr<v1::ListEventsResponse> ListEvents(
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
 
   v1::ListEventsResponse response;
+  PageBudget budget(page_size);
   std::vector<StoredEvent> page;
-  size_t scanned = 0;
-  while (after < head.last_sequence &&
-         static_cast<size_t>(response.events_size()) < page_size &&
-         scanned < kMaxScannedPerCall) {
+  while (after < head.last_sequence && budget.open()) {
     page.clear();
     DIPWIRE_RETURN_IF_ERROR(store.ReadEvents(after, kScanPage, &page));
     if (page.empty()) break;
     for (StoredEvent& event : page) {
-      if (static_cast<size_t>(response.events_size()) >= page_size) break;
-      ++scanned;
+      const bool match = filter.Matches(event.event);
+      if (!budget.Take(match, match ? event.event.ByteSizeLong() : 0)) break;
       after = event.sequence;
-      if (filter.Matches(event.event)) {
+      if (match) {
         *response.add_events() = std::move(event.event);
         response.add_sequences(event.sequence);
       }

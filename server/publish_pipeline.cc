@@ -66,7 +66,9 @@ PublishPipeline::~PublishPipeline() { Stop(); }
 
 absl::Status PublishPipeline::Recover() {
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store_->Head());
-  engine_ = std::make_unique<AlertEngine>();
+  // Built aside and swapped in whole: a replay that fails half way must not
+  // leave a half-replayed engine behind.
+  auto engine = std::make_unique<AlertEngine>();
   uint64_t derived_alerts = 0;
   uint64_t after = 0;
   std::vector<StoredEvent> page;
@@ -75,7 +77,7 @@ absl::Status PublishPipeline::Recover() {
     DIPWIRE_RETURN_IF_ERROR(store_->ReadEvents(after, kReplayPage, &page));
     if (page.empty()) break;
     for (const StoredEvent& stored : page) {
-      derived_alerts += engine_
+      derived_alerts += engine
                             ->Apply(LogEntry{stored.sequence, &stored.event,
                                              stored.committed_at})
                             .size();
@@ -94,6 +96,7 @@ absl::Status PublishPipeline::Recover() {
                           << " alerts but the log holds "
                           << head.last_alert_position;
   }
+  engine_ = std::move(engine);
   last_sequence_ = head.last_sequence;
   last_alert_position_ = head.last_alert_position;
   last_committed_at_ = head.last_committed_at;
@@ -226,22 +229,53 @@ absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
   }
   DIPWIRE_LOG(kError) << "commit of " << writes.events.size()
                       << " events failed: " << status;
-  // Nothing of the group is stored: put the engine back where the log is.
-  // If even that fails, the store is unusable; stop taking events.
+  // The engine has applied the group; put it back where the log is. (A
+  // failed COMMIT may still have reached the disk: the log then holds the
+  // group, and subscribers are given its alerts.) If even that fails, the
+  // store is unusable: refuse events rather than derive from a wrong state.
   last_sequence_ = first_sequence;
   last_alert_position_ = first_position;
-  if (const absl::Status recovered = Recover(); !recovered.ok()) {
-    DIPWIRE_LOG(kError) << "cannot recover after a failed commit: "
+  absl::Status recovered = Recover();
+  if (recovered.ok()) recovered = PublishMissingAlerts();
+  if (!recovered.ok()) {
+    DIPWIRE_LOG(kError) << "cannot recover after a failed commit; refusing "
+                           "events until restart: "
                         << recovered;
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
+    failed_ = true;
   }
   return status.code() == absl::StatusCode::kUnavailable
              ? status
              : absl::InternalError(status.message());
 }
 
+absl::Status PublishPipeline::PublishMissingAlerts() {
+  std::vector<StoredAlert> missing;
+  while (hub_->head() < last_alert_position_) {
+    missing.clear();
+    DIPWIRE_RETURN_IF_ERROR(store_->ReadAlerts(
+        hub_->head(), kReplayPage, static_cast<size_t>(-1), &missing));
+    if (missing.empty()) {
+      return absl::InternalError("the alert log is shorter than its head");
+    }
+    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+    alerts.reserve(missing.size());
+    for (StoredAlert& alert : missing) {
+      alerts.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
+    }
+    hub_->Publish(std::move(alerts));
+  }
+  return absl::OkStatus();
+}
+
 void PublishPipeline::CommitGroup(std::deque<Pending> group) {
+  if (failed_) {
+    for (Pending& pending : group) {
+      std::move(pending.done)(absl::UnavailableError(
+          "the event store failed and this server takes no events until it "
+          "is restarted; nothing of this request was stored"));
+    }
+    return;
+  }
   std::vector<std::string> ids;
   for (const Pending& pending : group) {
     for (const v1::DiplomaticEvent& event : pending.request.events()) {
@@ -279,7 +313,9 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   const absl::Status committed =
       Commit(std::move(writes), now, first_sequence, first_position);
   for (size_t b = 0; b < group.size(); ++b) {
-    if (!committed.ok() && answers[b].ok()) answers[b] = committed;
+    // On a failed commit every batch gets its error, also one that was
+    // refused against an event of this group that is now not stored.
+    if (!committed.ok()) answers[b] = committed;
     std::move(group[b].done)(std::move(answers[b]));
   }
 }

@@ -91,8 +91,12 @@ class PublishPipeline {
   PublishPipeline(EventStore* store, AlertHub* hub, Clock* clock,
                   PublishPipelineOptions options);
 
-  // Rebuilds engine_ and the log position from the store.
+  // Rebuilds engine_ and the log position from the store; on error leaves
+  // them as they were.
   absl::Status Recover();
+  // Gives the hub the stored alerts it has not seen (after a COMMIT that
+  // reported failure but reached the disk).
+  absl::Status PublishMissingAlerts();
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
@@ -124,6 +128,9 @@ class PublishPipeline {
   uint64_t last_alert_position_ = 0;
   absl::Time last_committed_at_ = absl::InfinitePast();
   uint64_t replayed_events_ = 0;
+  // Set when the engine cannot be brought back in line with the log after a
+  // failed commit: every later batch is refused with UNAVAILABLE.
+  bool failed_ = false;
   std::thread writer_;
 
   absl::Mutex mu_;

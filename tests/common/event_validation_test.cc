@@ -671,5 +671,22 @@ TEST(EventValidationTest, RepeatInLargeBatchNamesTheEarliestRepeat) {
   EXPECT_THAT(ValidatePublishRequest(request, Now()), IsOk());
 }
 
+TEST(EventValidationTest, OversizedEventIsResourceExhaustedNamingIt) {
+  PublishRequest request;
+  *request.add_events() = ValidTrade();
+  DiplomaticEvent big = ValidPeaceTalk();
+  big.set_event_id("big-1");
+  big.set_summary(std::string(kMaxEventBytes, 'x'));
+  *request.add_events() = big;
+  EXPECT_THAT(ValidatePublishRequest(request, Now()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       AllOf(HasSubstr("events[1] (event_id \"big-1\")"),
+                             HasSubstr("limit is 262144"))));
+  // Just under the limit is fine.
+  request.mutable_events(1)->set_summary(
+      std::string(kMaxEventBytes - 200, 'x'));
+  EXPECT_THAT(ValidatePublishRequest(request, Now()), IsOk());
+}
+
 }  // namespace
 }  // namespace dipwire

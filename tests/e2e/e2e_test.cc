@@ -546,6 +546,47 @@ TEST_F(EndToEndTest, PageTokensPageThroughHistoryAndAreBoundToTheFilter) {
   EXPECT_THAT(listed->sequences(), SizeIs(25));
 }
 
+TEST_F(EndToEndTest, LargeEventsPageWithinTheClientsMessageLimit) {
+  // 24 events of ~200 KB: one page of all of them would be ~5 MB, over the
+  // 4 MiB a gRPC client accepts by default. Pages stop short and go on.
+  for (int batch = 0; batch < 6; ++batch) {
+    std::vector<v1::DiplomaticEvent> events;
+    events.reserve(4);
+    for (int i = 0; i < 4; ++i) {
+      v1::DiplomaticEvent event =
+          PeaceEvent(absl::StrCat("big-", batch, "-", i),
+                     (batch * 4 + i) % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                              : v1::PeaceTalkUpdate::STALLED,
+                     "2024-04-01T00:00:00Z");
+      event.set_summary(std::string(200'000, 's'));
+      events.push_back(std::move(event));
+    }
+    ASSERT_THAT(client_->Publish(Batch(events)), IsOk());
+  }
+  std::vector<v1::Alert> alerts = AllAlerts();
+  EXPECT_THAT(alerts, SizeIs(24));
+  v1::ListEventsRequest request;
+  request.set_page_size(1000);
+  size_t events = 0;
+  for (int page = 0; page < 30; ++page) {
+    auto response = client_->ListEvents(request);
+    ASSERT_THAT(response, IsOk());
+    EXPECT_LT(response->ByteSizeLong(), size_t{4} << 20);
+    events += static_cast<size_t>(response->events_size());
+    if (response->next_page_token().empty()) break;
+    request.set_page_token(response->next_page_token());
+  }
+  EXPECT_EQ(events, 24U);
+
+  // An event over the size limit is refused, naming it.
+  v1::DiplomaticEvent huge =
+      PeaceEvent("huge", v1::PeaceTalkUpdate::AGREED, "2024-04-01T00:00:00Z");
+  huge.set_summary(std::string(300'000, 'h'));
+  EXPECT_THAT(client_->Publish(Batch({huge})),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("events[0] (event_id \"huge\")")));
+}
+
 TEST_F(EndToEndTest, KillNineThenRestartServesIdenticalHistoryAndState) {
   auto published = client_->Publish(Batch(
       {TradeEvent("t-2022", 2022, 190'300'000'000, "2023-01-13T00:00:00Z"),

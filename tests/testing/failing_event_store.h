@@ -1,0 +1,100 @@
+#ifndef DIPWIRE_TESTS_TESTING_FAILING_EVENT_STORE_H_
+#define DIPWIRE_TESTS_TESTING_FAILING_EVENT_STORE_H_
+
+#include <atomic>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "server/event_store.h"
+
+namespace dipwire::testing {
+
+// Wraps a real EventStore and fails the next Append(s) on demand, like
+// leveldb's ErrorEnv: for testing what the layers above do when a commit
+// fails. `commit_anyway` makes a failing Append first write through, as a
+// COMMIT whose fsync reported an error may still have reached the disk.
+//
+// Safe for concurrent use, like the store it wraps (which must outlive it).
+class FailingEventStore final : public server::EventStore {
+ public:
+  explicit FailingEventStore(server::EventStore* base) : base_(base) {}
+
+  // The next `count` Append calls fail with `status`.
+  void FailAppends(int count, absl::Status status, bool commit_anyway = false) {
+    failure_ = std::move(status);
+    commit_anyway_ = commit_anyway;
+    failures_left_.store(count);
+  }
+
+  absl::StatusOr<server::LogHead> Head() override { return base_->Head(); }
+  absl::Status LookupEvents(
+      absl::Span<const std::string> event_ids,
+      absl::flat_hash_map<std::string, server::EventRecord>* found) override {
+    return base_->LookupEvents(event_ids, found);
+  }
+  // Append calls block from now until ReleaseAppends.
+  void HoldAppends() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    open_ = false;
+  }
+  void ReleaseAppends() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    open_ = true;
+  }
+  // Append calls so far (each one transaction).
+  int appends() const { return appends_.load(); }
+  // Whether an Append is waiting in HoldAppends.
+  bool append_waiting() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return waiting_;
+  }
+
+  absl::Status Append(absl::Span<const server::StoredEvent> events,
+                      absl::Span<const server::StoredAlert> alerts) override {
+    {
+      absl::MutexLock lock(&mu_);
+      waiting_ = true;
+      mu_.Await(absl::Condition(&open_));
+      waiting_ = false;
+    }
+    appends_.fetch_add(1);
+    if (failures_left_.load() > 0) {
+      failures_left_.fetch_sub(1);
+      if (commit_anyway_) {
+        absl::Status written = base_->Append(events, alerts);
+        if (!written.ok()) return written;
+      }
+      return failure_;
+    }
+    return base_->Append(events, alerts);
+  }
+  absl::Status ReadEvents(uint64_t after, size_t max_count,
+                          std::vector<server::StoredEvent>* out) override {
+    return base_->ReadEvents(after, max_count, out);
+  }
+  absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
+                          std::vector<server::StoredAlert>* out) override {
+    return base_->ReadAlerts(after, max_count, max_bytes, out);
+  }
+  absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override {
+    return base_->AlertPositionBefore(t);
+  }
+
+ private:
+  server::EventStore* const base_;
+  std::atomic<int> appends_{0};
+  std::atomic<int> failures_left_{0};
+  absl::Mutex mu_;
+  bool open_ ABSL_GUARDED_BY(mu_) = true;  // false while held
+  bool waiting_ ABSL_GUARDED_BY(mu_) = false;
+  // Set before failures_left_ is raised; read after it is seen positive.
+  absl::Status failure_;
+  bool commit_anyway_ = false;
+};
+
+}  // namespace dipwire::testing
+
+#endif  // DIPWIRE_TESTS_TESTING_FAILING_EVENT_STORE_H_
