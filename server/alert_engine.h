@@ -106,7 +106,7 @@ std::unique_ptr<RuleSet> NewTradeRules();
 // the same status yields nothing. Severity HIGH for AGREED, REJECTED and
 // COLLAPSED, else MEDIUM. Headlines use the title, else the process_id, and
 // the venue when set:
-//   Peace talks: Ukraine peace summit (CHE) now scheduled
+//   Peace talks: Ukraine peace summit (CHE) scheduled
 //   Peace talks: Ukraine peace summit (CHE) now rejected (was scheduled)
 std::unique_ptr<RuleSet> NewPeaceTalkRules();
 

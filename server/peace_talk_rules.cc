@@ -40,7 +40,9 @@ Alert::Severity PeaceTalkSeverity(PeaceTalkUpdate::Status status) {
   return Alert::MEDIUM;
 }
 
-// "Peace talks: Ukraine peace summit (CHE) now rejected (was scheduled)".
+// "Peace talks: Ukraine peace summit (CHE) scheduled" for the first status
+// known, "Peace talks: Ukraine peace summit (CHE) now rejected (was
+// scheduled)" for a change.
 std::string Headline(const PeaceTalkUpdate& update,
                      PeaceTalkUpdate::Status previous) {
   std::string name = internal::DisplayText(update.title());
@@ -51,9 +53,11 @@ std::string Headline(const PeaceTalkUpdate& update,
   if (!update.venue_country().empty()) {
     absl::StrAppend(&headline, " (", update.venue_country(), ")");
   }
-  absl::StrAppend(&headline, " now ", PeaceTalkStatusWord(update.status()));
-  if (previous != PeaceTalkUpdate::STATUS_UNSPECIFIED) {
-    absl::StrAppend(&headline, " (was ", PeaceTalkStatusWord(previous), ")");
+  if (previous == PeaceTalkUpdate::STATUS_UNSPECIFIED) {
+    absl::StrAppend(&headline, " ", PeaceTalkStatusWord(update.status()));
+  } else {
+    absl::StrAppend(&headline, " now ", PeaceTalkStatusWord(update.status()),
+                    " (was ", PeaceTalkStatusWord(previous), ")");
   }
   return headline;
 }

@@ -722,7 +722,7 @@ TEST_F(AlertEngineTest, FirstPeaceTalkStatusIsAChange) {
   EXPECT_EQ(alerts[0].type(), Alert::PEACE_TALK_STATUS_CHANGED);
   EXPECT_EQ(alerts[0].severity(), Alert::MEDIUM);
   EXPECT_EQ(alerts[0].headline(),
-            "Peace talks: Ukraine peace summit (CHE) now scheduled");
+            "Peace talks: Ukraine peace summit (CHE) scheduled");
   EXPECT_THAT(alerts[0].countries(), ElementsAre("CHE", "UKR"));
   ASSERT_TRUE(alerts[0].has_peace_talk_change());
   EXPECT_EQ(alerts[0].peace_talk_change().previous_status(),
