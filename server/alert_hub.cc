@@ -67,9 +67,14 @@ absl::Status AlertHub::Start() {
                                               " but its head is ", head_));
     }
   }
-  threads_.reserve(static_cast<size_t>(options_.worker_threads) + 1);
-  for (int i = 0; i < options_.worker_threads; ++i) {
-    threads_.emplace_back([this] { WorkerLoop(); });
+  threads_.reserve(
+      static_cast<size_t>(options_.live_threads + options_.catch_up_threads) +
+      1);
+  for (int i = 0; i < options_.live_threads; ++i) {
+    threads_.emplace_back([this] { WorkerLoop(/*catch_up=*/false); });
+  }
+  for (int i = 0; i < options_.catch_up_threads; ++i) {
+    threads_.emplace_back([this] { WorkerLoop(/*catch_up=*/true); });
   }
   threads_.emplace_back([this] { TickerLoop(); });
   return absl::OkStatus();
@@ -155,7 +160,11 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
 void AlertHub::Enqueue(Sub* sub) {
   mu_.AssertHeld();
   sub->state = State::kQueued;
-  run_queue_.push_back(sub);
+  // sub->after and sub->started were last written by the worker that owned
+  // the stream, before it took mu_ to hand the stream on.
+  const bool behind_tail =
+      !sub->started || (sub->after < head_ && sub->after + 1 < tail_first_);
+  (behind_tail ? catch_up_queue_ : live_queue_).push_back(sub);
 }
 
 void AlertHub::WriteDone(StreamId id, bool ok) {
@@ -189,8 +198,9 @@ void AlertHub::Detach(StreamId id) {
   // about the lists anyway.
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), sub),
                  waiting_.end());
-  run_queue_.erase(std::remove(run_queue_.begin(), run_queue_.end(), sub),
-                   run_queue_.end());
+  for (std::deque<Sub*>* queue : {&live_queue_, &catch_up_queue_}) {
+    queue->erase(std::remove(queue->begin(), queue->end(), sub), queue->end());
+  }
   subs_.erase(it);
 }
 
@@ -213,22 +223,28 @@ void AlertHub::Stop() {
   threads_.clear();
 }
 
-void AlertHub::WorkerLoop() {
+void AlertHub::WorkerLoop(bool catch_up) {
+  std::deque<Sub*>& queue = catch_up ? catch_up_queue_ : live_queue_;
+  struct Wait {
+    AlertHub* hub;
+    std::deque<Sub*>* queue;
+  } wait{this, &queue};
   while (true) {
     Sub* sub = nullptr;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](AlertHub* hub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub->mu_) {
-            return !hub->run_queue_.empty() || hub->stopping_;
+          +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            // mu_ is held: Await evaluates conditions under it.
+            return !w->queue->empty() || w->hub->stopping_;
           },
-          this));
-      if (run_queue_.empty()) return;  // stopping, nothing left
-      sub = run_queue_.front();
-      run_queue_.pop_front();
+          &wait));
+      if (queue.empty()) return;  // stopping, nothing left
+      sub = queue.front();
+      queue.pop_front();
       sub->state = State::kRunning;
     }
-    Serve(sub);
+    Serve(sub, catch_up);
   }
 }
 
@@ -250,11 +266,16 @@ void AlertHub::TickerLoop() {
   }
 }
 
-void AlertHub::Serve(Sub* sub) {
-  absl::Status status = ResolveStart(sub);
+void AlertHub::Serve(Sub* sub, bool catch_up) {
+  // A live worker never reads the store: a stream that has fallen behind
+  // the tail yields at once and is requeued for the catch-up pool.
+  absl::Status status = catch_up ? ResolveStart(sub) : absl::OkStatus();
   bool yielded = false;
   sub->response.Clear();
-  if (status.ok()) status = Collect(sub, &yielded);
+  if (status.ok()) {
+    status = Collect(sub, catch_up ? options_.max_store_pages_per_turn : 0,
+                     &yielded);
+  }
 
   Stream* const stream = sub->stream;
   switch (NextStep(sub, yielded, &status)) {
@@ -349,9 +370,8 @@ bool AlertHub::CopyTail(const Sub& sub,
   return true;
 }
 
-absl::Status AlertHub::Collect(Sub* sub, bool* yielded) {
+absl::Status AlertHub::Collect(Sub* sub, int store_pages, bool* yielded) {
   size_t bytes = 0;
-  int store_pages = 0;
   std::vector<std::shared_ptr<const StoredAlert>> chunk;
   std::vector<StoredAlert> page;
   while (true) {
@@ -366,7 +386,7 @@ absl::Status AlertHub::Collect(Sub* sub, bool* yielded) {
     }
     if (caught_up) return absl::OkStatus();
     // Behind the in-memory tail: one bounded page from the store.
-    if (store_pages++ >= options_.max_store_pages_per_turn) {
+    if (store_pages-- <= 0) {
       *yielded = true;
       return absl::OkStatus();
     }

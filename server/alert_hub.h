@@ -42,8 +42,12 @@ struct AlertHubOptions {
   // Store pages one worker turn may scan before yielding to other
   // subscribers (a filter that matches nothing must not hog a worker).
   int max_store_pages_per_turn = 8;
-  // Threads that produce responses; no thread per subscriber.
-  int worker_threads = 2;
+  // Threads that produce responses; no thread per subscriber. Live workers
+  // serve streams whose next alerts are in the in-memory tail and never
+  // touch the store; catch-up workers serve streams behind it, so a slow
+  // store read never delays a live stream.
+  int live_threads = 2;
+  int catch_up_threads = 2;
   // How often idle streams are checked for a due heartbeat.
   absl::Duration heartbeat_tick = absl::Milliseconds(200);
 };
@@ -62,7 +66,8 @@ struct AlertHubOptions {
 //
 // Invariants (under mu_):
 //  - tail_ holds the alerts at positions tail_first_ .. head_, contiguous.
-//  - a stream is in exactly one of: queued (in run_queue_), running (a worker
+//  - a stream is in exactly one of: queued (in live_queue_ or catch_up_queue_,
+//    by whether its next alerts are in the tail), running (a worker
 //    owns it), writing (a write is in flight), waiting (caught up, in
 //    waiting_), finished (End was called; only Detach may follow).
 //  - Stream::End is called exactly once per attached stream, by a worker.
@@ -142,13 +147,14 @@ class AlertHub {
   // What a worker does with a stream after collecting.
   enum class Step { kWrite, kEnd, kNone };
 
-  void WorkerLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // A worker of the live (catch_up false) or the catch-up pool.
+  void WorkerLoop(bool catch_up) ABSL_LOCKS_EXCLUDED(mu_);
   void TickerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void Enqueue(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A worker's turn with `sub` (state kRunning): collect, then write, end,
   // requeue or park the stream.
-  void Serve(Sub* sub) ABSL_LOCKS_EXCLUDED(mu_);
+  void Serve(Sub* sub, bool catch_up) ABSL_LOCKS_EXCLUDED(mu_);
   // Resolves a start_time against the store on the stream's first turn.
   absl::Status ResolveStart(Sub* sub);
   // Decides, under the lock, what follows a collection; on kEnd `status`
@@ -156,9 +162,10 @@ class AlertHub {
   Step NextStep(Sub* sub, bool yielded, absl::Status* status)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Collects matching alerts after sub->after into sub->response, from the
-  // tail or, when behind it, from the store. `yielded` says the turn ended
-  // early with more to scan.
-  absl::Status Collect(Sub* sub, bool* yielded) ABSL_LOCKS_EXCLUDED(mu_);
+  // tail or, when behind it, from the store (at most `store_pages` pages).
+  // `yielded` says the turn ended early with more to scan.
+  absl::Status Collect(Sub* sub, int store_pages, bool* yielded)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Copies the next tail entries after sub.after into `chunk`. Returns false
   // when there are none there: `caught_up` then tells whether the stream is
   // at the head or behind the tail.
@@ -183,7 +190,8 @@ class AlertHub {
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<StreamId, std::unique_ptr<Sub>> subs_
       ABSL_GUARDED_BY(mu_);
-  std::deque<Sub*> run_queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Sub*> live_queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Sub*> catch_up_queue_ ABSL_GUARDED_BY(mu_);
   std::vector<Sub*> waiting_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -77,7 +77,36 @@ class FailingEventStore final : public server::EventStore {
   }
   absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
                           std::vector<server::StoredAlert>* out) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++reads_waiting_;
+      mu_.Await(absl::Condition(&reads_open_));
+      --reads_waiting_;
+    }
     return base_->ReadAlerts(after, max_count, max_bytes, out);
+  }
+
+  // ReadAlerts calls block from now until ReleaseReads.
+  void HoldReads() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    reads_open_ = false;
+  }
+  void ReleaseReads() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    reads_open_ = true;
+  }
+  // Waits (at most `timeout`) until `count` ReadAlerts calls are held.
+  bool AwaitHeldReads(int count, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    struct Arg {
+      const int* waiting;
+      int count;
+    } arg{&reads_waiting_, count};
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](Arg* a) { return *a->waiting >= a->count; }, &arg),
+        timeout);
   }
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override {
     return base_->AlertPositionBefore(t);
@@ -88,7 +117,9 @@ class FailingEventStore final : public server::EventStore {
   std::atomic<int> appends_{0};
   std::atomic<int> failures_left_{0};
   absl::Mutex mu_;
-  bool open_ ABSL_GUARDED_BY(mu_) = true;  // false while held
+  bool open_ ABSL_GUARDED_BY(mu_) = true;        // appends: false while held
+  bool reads_open_ ABSL_GUARDED_BY(mu_) = true;  // reads: false while held
+  int reads_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   // Set before failures_left_ is raised; read after it is seen positive.
   absl::Status failure_;

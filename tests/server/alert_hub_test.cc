@@ -1,0 +1,180 @@
+#include "server/alert_hub.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/cursor.h"
+#include "server/sqlite_event_store.h"
+#include "tests/testing/dipwired_process.h"
+#include "tests/testing/failing_event_store.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/status_matchers.h"
+
+namespace dipwire::server {
+namespace {
+
+using ::dipwire::testing::FailingEventStore;
+using ::dipwire::testing::FakeClock;
+using ::dipwire::testing::IsOk;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+// A Stream that records what the hub sends and acknowledges each write at
+// once, as a client reading as fast as it can would.
+class RecordingStream final : public AlertHub::Stream {
+ public:
+  void Attach(AlertHub* hub, AlertHub::StreamId id) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    hub_ = hub;
+    id_ = id;
+  }
+
+  void Send(const v1::SubscribeResponse* response) override
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    AlertHub* hub = nullptr;
+    AlertHub::StreamId id = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const v1::Alert& alert : response->alerts()) {
+        ids_.push_back(alert.alert_id());
+      }
+      hub = hub_;
+      id = id_;
+    }
+    hub->WriteDone(id, true);
+  }
+
+  void End(const absl::Status& status) override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+    status_ = status;
+  }
+
+  // Waits until `count` alerts have arrived; returns their ids.
+  std::vector<std::string> AwaitAlerts(size_t count) ABSL_LOCKS_EXCLUDED(mu_) {
+    struct Arg {
+      const std::vector<std::string>* ids;
+      size_t count;
+    } arg{&ids_, count};
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](Arg* a) { return a->ids->size() >= a->count; }, &arg),
+        kWait);
+    return ids_;
+  }
+
+  size_t received() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return ids_.size();
+  }
+
+ private:
+  absl::Mutex mu_;
+  AlertHub* hub_ ABSL_GUARDED_BY(mu_) = nullptr;
+  AlertHub::StreamId id_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+};
+
+StoredAlert MakeAlert(uint64_t position) {
+  StoredAlert stored;
+  stored.position = position;
+  stored.alert.set_alert_id(absl::StrCat("al-", position, "-0"));
+  stored.alert.set_cursor(EncodeCursor(position));
+  stored.alert.set_type(v1::Alert::PEACE_TALK_STATUS_CHANGED);
+  stored.alert.mutable_event()->set_event_id(absl::StrCat("e", position));
+  stored.alert.mutable_created_at()->set_seconds(1'700'000'000);
+  return stored;
+}
+
+StoredEvent MakeEvent(uint64_t sequence) {
+  StoredEvent stored;
+  stored.sequence = sequence;
+  stored.event.set_event_id(absl::StrCat("e", sequence));
+  stored.content_hash = std::string(32, 'h');
+  stored.committed_at = absl::FromUnixSeconds(1'700'000'000);
+  stored.alert_ids = {absl::StrCat("al-", sequence, "-0")};
+  return stored;
+}
+
+class AlertHubTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SqliteEventStoreOptions options;
+    options.data_dir = dipwire::testing::NewTempDir("hub");
+    auto store = SqliteEventStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+    failing_ = std::make_unique<FailingEventStore>(store_.get());
+  }
+
+  // Appends events 1..n with one alert each, straight to the store.
+  void Fill(uint64_t n) {
+    std::vector<StoredEvent> events;
+    std::vector<StoredAlert> alerts;
+    for (uint64_t i = 1; i <= n; ++i) {
+      events.push_back(MakeEvent(i));
+      alerts.push_back(MakeAlert(i));
+    }
+    ASSERT_THAT(store_->Append(events, alerts), IsOk());
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+  std::unique_ptr<SqliteEventStore> store_;
+  std::unique_ptr<FailingEventStore> failing_;
+};
+
+TEST_F(AlertHubTest, LiveStreamIsServedWhileCatchUpReadsAreStuck) {
+  Fill(100);
+  AlertHubOptions options;
+  options.tail_capacity = 10;  // alerts 91..100 in memory, the rest on disk
+  options.live_threads = 1;
+  options.catch_up_threads = 1;
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+
+  // Two streams from the start: both need the store, whose reads hang.
+  failing_->HoldReads();
+  RecordingStream behind1;
+  RecordingStream behind2;
+  for (RecordingStream* stream : {&behind1, &behind2}) {
+    StartSpec earliest;
+    earliest.kind = StartSpec::Kind::kEarliest;
+    auto id = hub.Attach(stream, Filter(), earliest, absl::Hours(1));
+    ASSERT_THAT(id, IsOk());
+    stream->Attach(&hub, *id);
+  }
+  ASSERT_TRUE(failing_->AwaitHeldReads(1, kWait));
+
+  // A live stream gets a new alert while the catch-up reads are stuck.
+  RecordingStream live;
+  auto id = hub.Attach(&live, Filter(), StartSpec(), absl::Hours(1));
+  ASSERT_THAT(id, IsOk());
+  live.Attach(&hub, *id);
+  ASSERT_THAT(store_->Append({MakeEvent(101)}, {MakeAlert(101)}), IsOk());
+  hub.Publish({std::make_shared<const StoredAlert>(MakeAlert(101))});
+  EXPECT_THAT(live.AwaitAlerts(1), ::testing::ElementsAre("al-101-0"));
+  EXPECT_EQ(behind1.received() + behind2.received(), 0U);
+
+  // Once the store answers, the streams behind catch up, in order.
+  failing_->ReleaseReads();
+  std::vector<std::string> expected;
+  for (int i = 1; i <= 101; ++i)
+    expected.push_back(absl::StrCat("al-", i, "-0"));
+  EXPECT_EQ(behind1.AwaitAlerts(101), expected);
+  EXPECT_EQ(behind2.AwaitAlerts(101), expected);
+
+  hub.BeginShutdown();
+  hub.Stop();
+}
+
+}  // namespace
+}  // namespace dipwire::server
