@@ -771,6 +771,20 @@ TEST_F(EndToEndTest, SeedDemoYieldsTheAlertsWrittenNextToIt) {
   EXPECT_THAT(AllAlerts(), SizeIs(expected.size()));
 }
 
+TEST_F(EndToEndTest, SigintShutsDownCleanlyAndTheDataSurvives) {
+  ASSERT_THAT(
+      client_->Publish(Batch({PeaceEvent("p1", v1::PeaceTalkUpdate::PROPOSED,
+                                         "2024-04-01T00:00:00Z")})),
+      IsOk());
+  client_.reset();
+  absl::StatusOr<int> exit_code = server_->Stop(SIGINT, absl::Seconds(15));
+  server_.reset();
+  ASSERT_THAT(exit_code, IsOk());
+  EXPECT_EQ(*exit_code, 0);
+  StartServer();
+  EXPECT_THAT(AllAlerts(), SizeIs(1));
+}
+
 TEST_F(EndToEndTest, AcknowledgeIsNotImplementedYet) {
   v1::AcknowledgeRequest request;
   request.set_subscription("desk");
