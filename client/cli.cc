@@ -340,18 +340,13 @@ std::string DescribeEvent(const v1::DiplomaticEvent& event) {
   return "(no kind)";
 }
 
+// The name of the event's `kind` field ("meeting", "trade", "peace_talk"),
+// as the filter language's `kind` field names it.
 absl::string_view KindName(const v1::DiplomaticEvent& event) {
-  switch (event.kind_case()) {
-    case v1::DiplomaticEvent::kMeeting:
-      return "meeting";
-    case v1::DiplomaticEvent::kTrade:
-      return "trade";
-    case v1::DiplomaticEvent::kPeaceTalk:
-      return "peace_talk";
-    case v1::DiplomaticEvent::KIND_NOT_SET:
-      break;
-  }
-  return "none";
+  const google::protobuf::FieldDescriptor* field =
+      v1::DiplomaticEvent::descriptor()->FindFieldByNumber(event.kind_case());
+  if (field == nullptr) return "none";
+  return field->name();
 }
 
 // ---------------------------------------------------------------------------

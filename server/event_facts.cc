@@ -59,19 +59,25 @@ absl::string_view EventKindName(const v1::DiplomaticEvent& event) {
   return "";
 }
 
-std::string NormalizeName(absl::string_view name) {
+std::string FoldWhiteSpace(absl::string_view text) {
   std::string out;
-  out.reserve(name.size());
+  out.reserve(text.size());
   bool pending_space = false;
-  for (char c : name) {
+  for (char c : text) {
     if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
       pending_space = !out.empty();
       continue;
     }
     if (pending_space) out.push_back(' ');
     pending_space = false;
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+    out.push_back(c);
   }
+  return out;
+}
+
+std::string NormalizeName(absl::string_view name) {
+  std::string out = FoldWhiteSpace(name);
+  absl::AsciiStrToLower(&out);
   return out;
 }
 

@@ -23,8 +23,12 @@ std::vector<std::string> EventActors(const v1::DiplomaticEvent& event);
 // "meeting", "trade", "peace_talk", or "" when no kind is set.
 absl::string_view EventKindName(const v1::DiplomaticEvent& event);
 
-// A name as it is compared: trimmed, runs of white space folded to one
-// space, ASCII letters lower-cased. "  Wang   Yi " -> "wang yi".
+// `text` trimmed, with each run of white space (newlines included) folded
+// to one space; case is kept. "  Wang \n Yi " -> "Wang Yi".
+std::string FoldWhiteSpace(absl::string_view text);
+
+// A name as it is compared: FoldWhiteSpace, then ASCII letters lower-cased.
+// "  Wang   Yi " -> "wang yi".
 std::string NormalizeName(absl::string_view name);
 
 }  // namespace dipwire::server

@@ -21,7 +21,6 @@
 namespace dipwire::server {
 namespace {
 
-using internal::DisplayText;
 using internal::FormatDay;
 using internal::MeetingStatusWord;
 using v1::Alert;
@@ -70,7 +69,7 @@ std::string Participants(const LeaderMeeting& meeting) {
   std::vector<std::string> items;
   items.reserve(meeting.participants_size());
   for (const v1::Actor& actor : meeting.participants()) {
-    std::string item = DisplayText(actor.name());
+    std::string item = FoldWhiteSpace(actor.name());
     if (!actor.country().empty()) {
       absl::StrAppend(&item, " (", actor.country(), ")");
     }
@@ -81,7 +80,7 @@ std::string Participants(const LeaderMeeting& meeting) {
 
 // " in Beijing", else " in CHN" (the host), else "".
 std::string Place(absl::string_view city, absl::string_view host_country) {
-  std::string shown = DisplayText(city);
+  std::string shown = FoldWhiteSpace(city);
   if (!shown.empty()) {
     return absl::StrCat(" in ", shown);
   }
@@ -169,7 +168,7 @@ class MeetingRules final : public RuleSet {
     }
     std::string note;
     if (city_changed) {
-      const std::string previous_city = DisplayText(state.city);
+      const std::string previous_city = FoldWhiteSpace(state.city);
       if (!previous_city.empty()) {
         before.push_back(absl::StrCat("in ", previous_city));
       } else if (!meeting.host_country().empty()) {

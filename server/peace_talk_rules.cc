@@ -45,9 +45,9 @@ Alert::Severity PeaceTalkSeverity(PeaceTalkUpdate::Status status) {
 // scheduled)" for a change.
 std::string Headline(const PeaceTalkUpdate& update,
                      PeaceTalkUpdate::Status previous) {
-  std::string name = internal::DisplayText(update.title());
+  std::string name = FoldWhiteSpace(update.title());
   if (name.empty()) {
-    name = internal::DisplayText(update.process_id());
+    name = FoldWhiteSpace(update.process_id());
   }
   std::string headline = absl::StrCat("Peace talks: ", name);
   if (!update.venue_country().empty()) {

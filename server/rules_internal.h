@@ -57,26 +57,6 @@ inline std::string FormatDay(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
 }
 
-// `text` trimmed, with each run of white space (newlines included) folded to
-// one space; case is kept.
-inline std::string DisplayText(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  bool pending_space = false;
-  for (char c : text) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) {
-      out.push_back(' ');
-    }
-    pending_space = false;
-    out.push_back(c);
-  }
-  return out;
-}
-
 // A dollar amount: "$240.1B", "$950.0M", "$12.3K", "$500". Rounds half up to
 // one decimal, and moves to the next unit when rounding would show 1000.0 of
 // the smaller one (999,960,000 is "$1.0B", not "$1000.0M").
