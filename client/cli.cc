@@ -56,6 +56,15 @@ Commands:
       --output FORMAT    text (default) or json (one alert per line)
       --heartbeat DUR    server heartbeat interval, e.g. 5s (default 15s)
       --limit N          exit after N alerts (default 0: no limit)
+      --subscription NAME  a durable subscription (1-64 of a-z 0-9 . _ -):
+                         each alert is acknowledged after it is printed, and
+                         without --from a restart resumes after the last
+                         printed alert; with --from it moves the subscription
+  subscriptions list   List durable subscriptions: name, last acknowledged
+                       cursor ("-" when none), last update.
+      --output FORMAT    text (default) or json
+  subscriptions delete NAME
+                       Delete a durable subscription.
   alerts               List alert history, oldest first.
       --filter EXPR      AIP-160 filter over alert fields (default: all)
       --output FORMAT    text (default) or json
@@ -537,10 +546,10 @@ void PrintAlert(const v1::Alert& alert, OutputFormat format,
       << "\n";
 }
 
-int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
-  const ClientOptions options = *ClientFlags(args);
-  const OutputFormat format = *OutputFlag(args);
-  const int64_t limit = *IntFlag(args, "limit", 0, 0);
+// The SubscribeRequest the flags of `subscribe` ask for; sets `*heartbeat`
+// to the interval the server will use.
+v1::SubscribeRequest SubscribeRequestFromFlags(const Args& args,
+                                               absl::Duration* heartbeat) {
   v1::SubscribeRequest request;
   if (const std::string* from = FindFlag(args, "from")) {
     request = *ParseFrom(*from);
@@ -548,18 +557,43 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
   if (const std::string* filter = FindFlag(args, "filter")) {
     request.set_filter(*filter);
   }
+  if (const std::string* name = FindFlag(args, "subscription")) {
+    request.set_subscription(*name);
+  }
   // The server sends a heartbeat at least this often on a quiet stream
   // (DESIGN.md: unset means 15 s, under 1 s is raised to 1 s).
-  absl::Duration heartbeat = absl::Seconds(15);
+  *heartbeat = absl::Seconds(15);
   if (FindFlag(args, "heartbeat") != nullptr) {
-    heartbeat = std::max(
+    *heartbeat = std::max(
         absl::Seconds(1),
         *PositiveDurationFlag(args, "heartbeat", absl::ZeroDuration()));
-    const int64_t seconds = absl::ToInt64Seconds(heartbeat);
+    const int64_t seconds = absl::ToInt64Seconds(*heartbeat);
     request.mutable_heartbeat_interval()->set_seconds(seconds);
     request.mutable_heartbeat_interval()->set_nanos(static_cast<int32_t>(
-        absl::ToInt64Nanoseconds(heartbeat - absl::Seconds(seconds))));
+        absl::ToInt64Nanoseconds(*heartbeat - absl::Seconds(seconds))));
   }
+  return request;
+}
+
+// Acknowledges a printed alert for durable subscription `name` (none when
+// empty). After printing: at least once, and a restart resumes after the
+// last acknowledged, so printed, alert.
+absl::Status AcknowledgePrinted(Client& client, const std::string& name,
+                                const v1::Alert& alert) {
+  if (name.empty()) return absl::OkStatus();
+  v1::AcknowledgeRequest ack;
+  ack.set_subscription(name);
+  ack.set_cursor(alert.cursor());
+  return client.Acknowledge(ack).status();
+}
+
+int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
+  const ClientOptions options = *ClientFlags(args);
+  const OutputFormat format = *OutputFlag(args);
+  const int64_t limit = *IntFlag(args, "limit", 0, 0);
+  absl::Duration heartbeat;
+  const v1::SubscribeRequest request =
+      SubscribeRequestFromFlags(args, &heartbeat);
   // Hearing nothing for two heartbeats and then some means the server or
   // the path to it is gone, even if TCP has not noticed yet.
   const absl::Duration silence_limit = 2 * heartbeat + absl::Seconds(10);
@@ -595,6 +629,9 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
         err << "error: cannot write the output\n";
         return 1;
       }
+      const absl::Status acked =
+          AcknowledgePrinted(**client, request.subscription(), alert);
+      if (!acked.ok()) return PrintError(err, acked);
       if (++printed == limit) return 0;
     }
   }
@@ -689,6 +726,45 @@ int RunEvents(const Args& args, std::ostream& out, std::ostream& err) {
       out, err);
 }
 
+int RunSubscriptions(const Args& args, std::ostream& out, std::ostream& err) {
+  const ClientOptions options = *ClientFlags(args);
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  if (!client.ok()) return PrintError(err, client.status());
+  if (args.positional.front() == "delete") {
+    v1::DeleteSubscriptionRequest request;
+    request.set_name(args.positional[1]);
+    absl::StatusOr<v1::DeleteSubscriptionResponse> deleted =
+        (*client)->DeleteSubscription(request);
+    if (!deleted.ok()) return PrintError(err, deleted.status());
+    out << "deleted " << args.positional[1] << "\n";
+    out.flush();
+    return 0;
+  }
+  const OutputFormat format = *OutputFlag(args);
+  absl::StatusOr<v1::ListSubscriptionsResponse> listed =
+      (*client)->ListSubscriptions(v1::ListSubscriptionsRequest());
+  if (!listed.ok()) return PrintError(err, listed.status());
+  for (const v1::Subscription& subscription : listed->subscriptions()) {
+    if (format == OutputFormat::kJson) {
+      out << ToJsonLine(subscription) << "\n";
+    } else {
+      out << subscription.name() << " "
+          << (subscription.cursor().empty() ? "-" : subscription.cursor())
+          << " "
+          << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                              ToAbslTime(subscription.updated_at()),
+                              absl::UTCTimeZone())
+          << "\n";
+    }
+  }
+  out.flush();
+  if (!out) {
+    err << "error: cannot write the output\n";
+    return 1;
+  }
+  return 0;
+}
+
 absl::Status CheckPublish(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"batch"}));
   if (args.positional.size() != 1) {
@@ -699,14 +775,28 @@ absl::Status CheckPublish(const Args& args) {
 }
 
 absl::Status CheckSubscribe(const Args& args) {
-  DIPWIRE_RETURN_IF_ERROR(
-      CheckFlags(args, {"filter", "from", "output", "heartbeat", "limit"}));
+  DIPWIRE_RETURN_IF_ERROR(CheckFlags(
+      args,
+      {"filter", "from", "output", "heartbeat", "limit", "subscription"}));
   DIPWIRE_RETURN_IF_ERROR(OutputFlag(args).status());
   DIPWIRE_RETURN_IF_ERROR(IntFlag(args, "limit", 0, 0).status());
   DIPWIRE_RETURN_IF_ERROR(
       PositiveDurationFlag(args, "heartbeat", absl::Seconds(15)).status());
   const std::string* from = FindFlag(args, "from");
   return from == nullptr ? absl::OkStatus() : ParseFrom(*from).status();
+}
+
+absl::Status CheckSubscriptions(const Args& args) {
+  const std::vector<std::string>& words = args.positional;
+  if (!words.empty() && words.front() == "list" && words.size() == 1) {
+    DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"output"}));
+    return OutputFlag(args).status();
+  }
+  if (!words.empty() && words.front() == "delete" && words.size() == 2) {
+    return CheckFlags(args, {});
+  }
+  return absl::InvalidArgumentError(
+      R"(subscriptions takes "list" or "delete NAME")");
 }
 
 absl::Status CheckListing(const Args& args) {
@@ -720,6 +810,7 @@ absl::Status CheckCommandFlags(const Args& args) {
   if (command == "publish") return CheckPublish(args);
   if (command == "subscribe") return CheckSubscribe(args);
   if (command == "alerts" || command == "events") return CheckListing(args);
+  if (command == "subscriptions") return CheckSubscriptions(args);
   if (command == "help") return CheckFlags(args, {});
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command \"", command, "\""));
@@ -729,7 +820,8 @@ absl::Status CheckCommandFlags(const Args& args) {
 // error never happens halfway through a command.
 absl::Status CheckCommand(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckCommandFlags(args));
-  if (args.command != "publish" && !args.positional.empty()) {
+  if (args.command != "publish" && args.command != "subscriptions" &&
+      !args.positional.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         args.command, " takes no argument \"", args.positional.front(), "\""));
   }
@@ -739,13 +831,16 @@ absl::Status CheckCommand(const Args& args) {
 // One synopsis line per command, for usage errors.
 std::string Synopsis(absl::string_view command) {
   static constexpr std::array<std::pair<absl::string_view, absl::string_view>,
-                              5>
+                              6>
       kSynopses = {
           {{"publish", "dipwire publish FILE|- [--batch N]"},
            {"subscribe",
             "dipwire subscribe [--filter EXPR] "
             "[--from earliest|latest|CURSOR|RFC3339-TIME] [--output text|json] "
-            "[--heartbeat DURATION] [--limit N]"},
+            "[--heartbeat DURATION] [--limit N] [--subscription NAME]"},
+           {"subscriptions",
+            "dipwire subscriptions list [--output text|json] | "
+            "dipwire subscriptions delete NAME"},
            {"alerts",
             "dipwire alerts [--filter EXPR] [--output text|json] [--limit N]"},
            {"events",
@@ -791,6 +886,9 @@ int RunCli(int argc, char** argv, std::istream& in, std::ostream& out,
   if (args->command == "publish") return RunPublish(*args, in, out, err);
   if (args->command == "subscribe") return RunSubscribe(*args, out, err);
   if (args->command == "alerts") return RunAlerts(*args, out, err);
+  if (args->command == "subscriptions") {
+    return RunSubscriptions(*args, out, err);
+  }
   return RunEvents(*args, out, err);
 }
 

@@ -294,6 +294,18 @@ absl::StatusOr<v1::AcknowledgeResponse> Client::Acknowledge(
       &v1::AlertService::Stub::Acknowledge, request);
 }
 
+absl::StatusOr<v1::ListSubscriptionsResponse> Client::ListSubscriptions(
+    const v1::ListSubscriptionsRequest& request) {
+  return impl_->Call<v1::ListSubscriptionsResponse>(
+      &v1::AlertService::Stub::ListSubscriptions, request);
+}
+
+absl::StatusOr<v1::DeleteSubscriptionResponse> Client::DeleteSubscription(
+    const v1::DeleteSubscriptionRequest& request) {
+  return impl_->Call<v1::DeleteSubscriptionResponse>(
+      &v1::AlertService::Stub::DeleteSubscription, request);
+}
+
 absl::StatusOr<std::unique_ptr<PublishSession>> Client::PublishStream() {
   return std::make_unique<PublishSession>(
       std::make_unique<PublishSession::Impl>(impl_->channel()));

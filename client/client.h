@@ -144,6 +144,16 @@ class Client {
   absl::StatusOr<v1::AcknowledgeResponse> Acknowledge(
       const v1::AcknowledgeRequest& request);
 
+  // Every durable subscription with the cursor of its last ack (empty while
+  // none). Blocks for at most call_timeout.
+  absl::StatusOr<v1::ListSubscriptionsResponse> ListSubscriptions(
+      const v1::ListSubscriptionsRequest& request);
+
+  // Deletes a durable subscription. NOT_FOUND for an unknown name,
+  // INVALID_ARGUMENT for a malformed one. Blocks for at most call_timeout.
+  absl::StatusOr<v1::DeleteSubscriptionResponse> DeleteSubscription(
+      const v1::DeleteSubscriptionRequest& request);
+
   // Starts a PublishStream call. The call has no deadline; errors of the
   // call (unreachable server) come from Send, Receive and Finish.
   absl::StatusOr<std::unique_ptr<PublishSession>> PublishStream();

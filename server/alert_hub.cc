@@ -1,6 +1,7 @@
 #include "server/alert_hub.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -36,8 +37,11 @@ struct AlertHub::Sub {
   uint64_t after = 0;              // owner: position of the last alert examined
   v1::SubscribeResponse response;  // owner; alive while kWriting
 
+  uint64_t latest = 0;  // const: the head when the stream attached
+
   State state = State::kQueued;  // guarded by mu_
   bool cancelled = false;        // guarded by mu_
+  bool taken_over = false;       // guarded by mu_
   absl::Time last_write;         // guarded by mu_
 };
 
@@ -113,7 +117,7 @@ size_t AlertHub::stream_count() const {
 
 absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
                                                     Filter filter,
-                                                    StartSpec start,
+                                                    const StartSpec& start,
                                                     absl::Duration heartbeat) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
@@ -142,8 +146,14 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
       sub->started = true;
       break;
     case StartSpec::Kind::kAtTime:
+    case StartSpec::Kind::kResume:
       // Resolved against the store by the first worker turn.
       break;
+  }
+  sub->latest = head_;
+  if (!start.subscription.empty()) {
+    // Resolved (and stored) by the first catch-up turn, off this thread.
+    sub->started = false;
   }
   sub->id = next_id_++;
   sub->stream = stream;
@@ -153,6 +163,22 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
   sub->last_write = clock_->Now();
   Sub* raw = sub.get();
   subs_.emplace(raw->id, std::move(sub));
+  if (!start.subscription.empty()) {
+    auto [it, inserted] = durable_.try_emplace(start.subscription, raw->id);
+    if (!inserted) {
+      // Take over: the older stream ends with ABORTED, woken like a cancel.
+      auto old = subs_.find(it->second);
+      if (old != subs_.end()) {
+        Sub* previous = old->second.get();
+        previous->taken_over = true;
+        if (previous->state == State::kWaiting) {
+          waiting_.erase(std::find(waiting_.begin(), waiting_.end(), previous));
+          Enqueue(previous);
+        }
+      }
+      it->second = raw->id;
+    }
+  }
   Enqueue(raw);
   return raw->id;
 }
@@ -198,6 +224,10 @@ void AlertHub::Detach(StreamId id) {
   // about the lists anyway.
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), sub),
                  waiting_.end());
+  if (!sub->start.subscription.empty()) {
+    auto held = durable_.find(sub->start.subscription);
+    if (held != durable_.end() && held->second == id) durable_.erase(held);
+  }
   for (std::deque<Sub*>* queue : {&live_queue_, &catch_up_queue_}) {
     queue->erase(std::remove(queue->begin(), queue->end(), sub), queue->end());
   }
@@ -297,9 +327,34 @@ void AlertHub::Serve(Sub* sub, bool catch_up) {
 
 absl::Status AlertHub::ResolveStart(Sub* sub) {
   if (sub->started) return absl::OkStatus();
-  // kAtTime: the alerts created at or after start.time.
-  DIPWIRE_ASSIGN_OR_RETURN(sub->after,
-                           store_->AlertPositionBefore(sub->start.time));
+  const StartSpec& start = sub->start;
+  if (start.kind == StartSpec::Kind::kAtTime) {
+    // The alerts created at or after start.time.
+    DIPWIRE_ASSIGN_OR_RETURN(sub->after,
+                             store_->AlertPositionBefore(start.time));
+  }
+  if (!start.subscription.empty()) {
+    if (start.kind == StartSpec::Kind::kResume) {
+      DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
+                               store_->GetSubscription(start.subscription));
+      if (acked.has_value()) {
+        sub->after = *acked;
+        sub->started = true;
+        return absl::OkStatus();
+      }
+      // Created on first use at the default start, LATEST.
+      sub->after = sub->latest;
+    }
+    {
+      // A stream already taken over must not move the subscription under
+      // its successor; NextStep ends it with ABORTED.
+      absl::MutexLock lock(&mu_);
+      if (sub->taken_over) return absl::OkStatus();
+    }
+    // Created or moved (seek) to the stream's start.
+    DIPWIRE_RETURN_IF_ERROR(
+        store_->PutSubscription(start.subscription, sub->after, clock_->Now()));
+  }
   sub->started = true;
   return absl::OkStatus();
 }
@@ -307,7 +362,10 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
 AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
                                   absl::Status* status) {
   absl::MutexLock lock(&mu_);
-  if (status->ok() && sub->cancelled) {
+  if (status->ok() && sub->taken_over) {
+    *status = absl::AbortedError(absl::StrCat(
+        "another stream took over subscription ", sub->start.subscription));
+  } else if (status->ok() && sub->cancelled) {
     *status = absl::CancelledError("the subscriber went away");
   } else if (status->ok() && shutting_down_) {
     *status = absl::UnavailableError(

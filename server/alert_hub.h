@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,11 +23,18 @@
 namespace dipwire::server {
 
 // Where a subscription starts (DESIGN.md, SubscribeRequest.start).
+// With `subscription` set (a durable subscription, DESIGN.md), kResume
+// continues after the subscription's last acknowledged position (creating
+// it at LATEST when it does not exist), and any other kind creates the
+// subscription there or moves it there. Durable starts are resolved against
+// the store by the stream's first catch-up turn, never on the caller's
+// thread.
 struct StartSpec {
-  enum class Kind { kLatest, kEarliest, kAfterPosition, kAtTime };
+  enum class Kind { kLatest, kEarliest, kAfterPosition, kAtTime, kResume };
   Kind kind = Kind::kLatest;
   uint64_t after_position = 0;  // kAfterPosition
   absl::Time time;              // kAtTime
+  std::string subscription;     // a durable subscription's name, or empty
 };
 
 struct AlertHubOptions {
@@ -71,6 +79,9 @@ struct AlertHubOptions {
 //    owns it), writing (a write is in flight), waiting (caught up, in
 //    waiting_), finished (End was called; only Detach may follow).
 //  - Stream::End is called exactly once per attached stream, by a worker.
+//  - durable_ maps each durable subscription name to the newest attached
+//    stream of that name; every older one is marked taken over and ends
+//    with ABORTED.
 //
 // Safe for concurrent use from multiple threads.
 class AlertHub {
@@ -116,9 +127,11 @@ class AlertHub {
   // Detach returns. Returns INVALID_ARGUMENT when an after_position lies
   // beyond the newest alert, UNAVAILABLE when the hub is shutting down; on
   // error nothing is attached and the caller finishes the call itself.
-  // Never blocks on I/O.
+  // A stream of a durable subscription takes it over from the stream that
+  // had it, which ends with ABORTED. Never blocks on I/O.
   absl::StatusOr<StreamId> Attach(Stream* stream, Filter filter,
-                                  StartSpec start, absl::Duration heartbeat)
+                                  const StartSpec& start,
+                                  absl::Duration heartbeat)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The stream's write finished; `ok` false means the call is broken.
@@ -155,8 +168,9 @@ class AlertHub {
   // A worker's turn with `sub` (state kRunning): collect, then write, end,
   // requeue or park the stream.
   void Serve(Sub* sub, bool catch_up) ABSL_LOCKS_EXCLUDED(mu_);
-  // Resolves a start_time against the store on the stream's first turn.
-  absl::Status ResolveStart(Sub* sub);
+  // Resolves a start_time or a durable subscription's start against the
+  // store on the stream's first turn (and stores a durable start).
+  absl::Status ResolveStart(Sub* sub) ABSL_LOCKS_EXCLUDED(mu_);
   // Decides, under the lock, what follows a collection; on kEnd `status`
   // holds why. Fills a due heartbeat into an empty response.
   Step NextStep(Sub* sub, bool yielded, absl::Status* status)
@@ -190,6 +204,8 @@ class AlertHub {
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   absl::flat_hash_map<StreamId, std::unique_ptr<Sub>> subs_
       ABSL_GUARDED_BY(mu_);
+  // The stream that currently holds each attached durable subscription.
+  absl::flat_hash_map<std::string, StreamId> durable_ ABSL_GUARDED_BY(mu_);
   std::deque<Sub*> live_queue_ ABSL_GUARDED_BY(mu_);
   std::deque<Sub*> catch_up_queue_ ABSL_GUARDED_BY(mu_);
   std::vector<Sub*> waiting_ ABSL_GUARDED_BY(mu_);

@@ -1,10 +1,13 @@
 #include "server/alert_service.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/event_validation.h"
@@ -43,15 +46,40 @@ struct SubscribeSpec {
   absl::Duration heartbeat = kDefaultHeartbeat;
 };
 
+constexpr size_t kMaxSubscriptionName = 64;
+
+// Durable subscription names: 1-64 of [a-z0-9._-]. Names of internal sinks
+// start with '_', which this excludes. `field` names the request field.
+absl::Status CheckSubscriptionName(absl::string_view name,
+                                   absl::string_view field) {
+  if (name.empty() || name.size() > kMaxSubscriptionName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": a subscription name has 1 to ",
+                     kMaxSubscriptionName, " characters, not ", name.size()));
+  }
+  const bool valid =
+      name.front() != '_' && std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '_' || c == '-';
+      });
+  if (!valid) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ": \"", absl::CHexEscape(name),
+        "\" is not a subscription name (1 to 64 of a-z, 0-9, '.', '_', '-'; "
+        "not starting with '_')"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
     const v1::SubscribeRequest& request) {
-  if (!request.subscription().empty()) {
-    // TODO(#3): durable subscriptions.
-    return absl::UnimplementedError(
-        "subscription: durable subscriptions are not available yet; "
-        "subscribe without a name and resume with after_cursor");
-  }
   SubscribeSpec spec;
+  if (!request.subscription().empty()) {
+    const absl::Status name =
+        CheckSubscriptionName(request.subscription(), "subscription");
+    if (!name.ok()) return name;
+    spec.start.subscription = request.subscription();
+  }
   absl::StatusOr<Filter> filter =
       Filter::Compile(request.filter(), FilterTarget::kAlert);
   if (!filter.ok()) return filter.status();
@@ -91,7 +119,10 @@ absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
           TimeUtil::TimestampToNanoseconds(request.start_time()));
       break;
     case v1::SubscribeRequest::START_NOT_SET:
-      spec.start.kind = StartSpec::Kind::kLatest;
+      // A durable subscription without a start resumes after its last ack.
+      spec.start.kind = spec.start.subscription.empty()
+                            ? StartSpec::Kind::kLatest
+                            : StartSpec::Kind::kResume;
       break;
   }
   if (request.has_heartbeat_interval()) {
@@ -366,15 +397,73 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* AlertServiceImpl::Subscribe(
 }
 
 grpc::ServerUnaryReactor* AlertServiceImpl::Acknowledge(
-    grpc::CallbackServerContext* context,
-    const v1::AcknowledgeRequest* /*request*/,
+    grpc::CallbackServerContext* context, const v1::AcknowledgeRequest* request,
     v1::AcknowledgeResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // TODO(#3): durable subscriptions and their acknowledgements.
-  FinishUnary(reactor,
-              absl::UnimplementedError(
-                  "Acknowledge: durable subscriptions are not available yet"),
-              "Acknowledge");
+  absl::Status valid =
+      CheckSubscriptionName(request->subscription(), "subscription");
+  absl::StatusOr<uint64_t> position =
+      valid.ok() ? DecodeCursor(request->cursor(), "cursor") : valid;
+  if (position.ok() && *position > hub_->head()) {
+    position = absl::InvalidArgumentError(absl::StrCat(
+        "cursor: the cursor is ahead of the newest alert (",
+        hub_->head() == 0
+            ? "the log has no alert yet"
+            : absl::StrCat("head cursor ", EncodeCursor(hub_->head())),
+        ")"));
+  }
+  if (!position.ok()) {
+    FinishUnary(reactor, position.status(), "Acknowledge");
+    return reactor;
+  }
+  // The write goes to SQLite: off the reaction thread.
+  executor_->Schedule([this, reactor, request, position = *position] {
+    FinishUnary(reactor,
+                store_->AdvanceSubscription(request->subscription(), position,
+                                            clock_->Now()),
+                "Acknowledge");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListSubscriptions(
+    grpc::CallbackServerContext* context,
+    const v1::ListSubscriptionsRequest* /*request*/,
+    v1::ListSubscriptionsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  executor_->Schedule([this, reactor, response] {
+    absl::StatusOr<std::vector<SubscriptionRecord>> records =
+        store_->ListSubscriptions();
+    if (records.ok()) {
+      for (const SubscriptionRecord& record : *records) {
+        v1::Subscription* subscription = response->add_subscriptions();
+        subscription->set_name(record.name);
+        if (record.position > 0) {
+          subscription->set_cursor(EncodeCursor(record.position));
+        }
+        *subscription->mutable_updated_at() = TimeUtil::NanosecondsToTimestamp(
+            absl::ToUnixNanos(record.updated_at));
+      }
+    }
+    FinishUnary(reactor, records.status(), "ListSubscriptions");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::DeleteSubscription(
+    grpc::CallbackServerContext* context,
+    const v1::DeleteSubscriptionRequest* request,
+    v1::DeleteSubscriptionResponse* /*response*/) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Status valid = CheckSubscriptionName(request->name(), "name");
+  if (!valid.ok()) {
+    FinishUnary(reactor, valid, "DeleteSubscription");
+    return reactor;
+  }
+  executor_->Schedule([this, reactor, request] {
+    FinishUnary(reactor, store_->DeleteSubscription(request->name()),
+                "DeleteSubscription");
+  });
   return reactor;
 }
 

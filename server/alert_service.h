@@ -43,6 +43,14 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListEventsRequest* request,
       v1::ListEventsResponse* response) override;
+  grpc::ServerUnaryReactor* ListSubscriptions(
+      grpc::CallbackServerContext* context,
+      const v1::ListSubscriptionsRequest* request,
+      v1::ListSubscriptionsResponse* response) override;
+  grpc::ServerUnaryReactor* DeleteSubscription(
+      grpc::CallbackServerContext* context,
+      const v1::DeleteSubscriptionRequest* request,
+      v1::DeleteSubscriptionResponse* response) override;
 
  private:
   PublishPipeline* const pipeline_;

@@ -3,12 +3,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "dipwire/v1/alerts.pb.h"
@@ -51,6 +53,16 @@ struct LogHead {
   uint64_t last_sequence = 0;        // 0 when there is no event
   uint64_t last_alert_position = 0;  // 0 when there is no alert
   absl::Time last_committed_at = absl::InfinitePast();
+};
+
+// A durable subscription as the store holds it (DESIGN.md: a name and a
+// cursor, not a filter).
+struct SubscriptionRecord {
+  std::string name;
+  // The alert position of the last acknowledged alert (0: none).
+  uint64_t position = 0;
+  // When it was created, moved or last advanced.
+  absl::Time updated_at;
 };
 
 // The durable log of events and the alerts derived from them.
@@ -109,6 +121,32 @@ class EventStore {
   // Relies on created_at being non-decreasing in position, which the
   // publish pipeline guarantees (created_at is the commit time).
   virtual absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) = 0;
+
+  // Durable subscriptions. Names are checked by the caller. Writes are
+  // durable (committed) when they return OK.
+
+  // The position of subscription `name`, or nullopt when there is none.
+  virtual absl::StatusOr<std::optional<uint64_t>> GetSubscription(
+      absl::string_view name) = 0;
+
+  // Creates subscription `name` at `position`, or moves it there (also
+  // backwards: a seek), stamping it with `now`.
+  virtual absl::Status PutSubscription(absl::string_view name,
+                                       uint64_t position, absl::Time now) = 0;
+
+  // Moves subscription `name` forward to `position` (a cumulative ack):
+  // when it already is at or past `position`, an OK no-op. NOT_FOUND when
+  // there is no such subscription.
+  virtual absl::Status AdvanceSubscription(absl::string_view name,
+                                           uint64_t position,
+                                           absl::Time now) = 0;
+
+  // Deletes subscription `name`; NOT_FOUND when there is none.
+  virtual absl::Status DeleteSubscription(absl::string_view name) = 0;
+
+  // Every subscription, ordered by name.
+  virtual absl::StatusOr<std::vector<SubscriptionRecord>>
+  ListSubscriptions() = 0;
 };
 
 }  // namespace dipwire::server

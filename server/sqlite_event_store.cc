@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -71,6 +72,17 @@ CREATE TABLE alerts(
   payload BLOB NOT NULL
 ) STRICT;
 CREATE INDEX alerts_by_created_at ON alerts(created_at_ns);
+)sql";
+
+// Durable subscriptions (issue #3). Not part of kCreateSchema: databases
+// created before it (schema version 1 all the same) get the table when they
+// are opened, so the schema version did not change.
+constexpr absl::string_view kCreateSubscriptions = R"sql(
+CREATE TABLE IF NOT EXISTS subscriptions(
+  name TEXT PRIMARY KEY,
+  position INTEGER NOT NULL,
+  updated_at_ns INTEGER NOT NULL
+) STRICT
 )sql";
 
 constexpr absl::string_view kLastCommittedAtKey = "last_committed_at_ns";
@@ -623,6 +635,17 @@ class SqliteEventStore::Impl {
       ABSL_LOCKS_EXCLUDED(pool_mu_);
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t)
       ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::StatusOr<std::optional<uint64_t>> GetSubscription(
+      absl::string_view name) ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status PutSubscription(absl::string_view name, uint64_t position,
+                               absl::Time now) ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status AdvanceSubscription(absl::string_view name, uint64_t position,
+                                   absl::Time now)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status DeleteSubscription(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions()
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
 
  private:
   // A read connection leased from the pool for the lease's lifetime.
@@ -771,7 +794,7 @@ absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
   }
   absl::Status status = writer.Run("PRAGMA synchronous = FULL");
   if (!status.ok()) return prefixed(status);
-  if (!fresh) return absl::OkStatus();
+  if (!fresh) return prefixed(writer.Run(kCreateSubscriptions));
 
   // sqlite3_exec runs the several statements of the schema; the pragmas
   // inside the transaction commit with it, so a database that has
@@ -789,7 +812,7 @@ absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
     }
     return prefixed(status);
   }
-  return absl::OkStatus();
+  return prefixed(writer.Run(kCreateSubscriptions));
 }
 
 Connection* SqliteEventStore::Impl::AcquireReader() {
@@ -991,6 +1014,104 @@ absl::StatusOr<uint64_t> SqliteEventStore::Impl::AlertPositionBefore(
   return static_cast<uint64_t>(stmt->ColumnInt64(0));
 }
 
+absl::StatusOr<std::optional<uint64_t>> SqliteEventStore::Impl::GetSubscription(
+    absl::string_view name) {
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT position FROM subscriptions WHERE name = ?1"));
+  stmt->BindText(1, name);
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return std::optional<uint64_t>();
+  return std::optional<uint64_t>(static_cast<uint64_t>(stmt->ColumnInt64(0)));
+}
+
+absl::Status SqliteEventStore::Impl::PutSubscription(absl::string_view name,
+                                                     uint64_t position,
+                                                     absl::Time now) {
+  DIPWIRE_ASSIGN_OR_RETURN(const int64_t now_ns,
+                           ToStoredNanos(now, "updated_at"));
+  absl::MutexLock lock(&write_mu_);
+  // One statement is one (durable) transaction in autocommit mode.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("INSERT INTO subscriptions(name, position, updated_at_ns)"
+                   " VALUES (?1, ?2, ?3) ON CONFLICT(name) DO UPDATE SET"
+                   " position = excluded.position,"
+                   " updated_at_ns = excluded.updated_at_ns"));
+  stmt->BindText(1, name)
+      .BindInt64(2, ClampToKey(position))
+      .BindInt64(3, now_ns);
+  return stmt->Run();
+}
+
+absl::Status SqliteEventStore::Impl::AdvanceSubscription(absl::string_view name,
+                                                         uint64_t position,
+                                                         absl::Time now) {
+  DIPWIRE_ASSIGN_OR_RETURN(const int64_t now_ns,
+                           ToStoredNanos(now, "updated_at"));
+  absl::MutexLock lock(&write_mu_);
+  int changes = 0;
+  {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        ScopedStatement stmt,
+        writer_->Get("UPDATE subscriptions SET position = ?2,"
+                     " updated_at_ns = ?3 WHERE name = ?1 AND position < ?2"));
+    stmt->BindText(1, name)
+        .BindInt64(2, ClampToKey(position))
+        .BindInt64(3, now_ns);
+    DIPWIRE_RETURN_IF_ERROR(stmt->Run());
+    changes = sqlite3_changes(writer_->db());
+  }
+  if (changes > 0) return absl::OkStatus();
+  // Either at or past `position` already (a no-op) or unknown.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("SELECT 1 FROM subscriptions WHERE name = ?1"));
+  stmt->BindText(1, name);
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) {
+    return absl::NotFoundError(
+        absl::StrCat("subscription: no subscription named \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::Impl::DeleteSubscription(
+    absl::string_view name) {
+  absl::MutexLock lock(&write_mu_);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("DELETE FROM subscriptions WHERE name = ?1"));
+  stmt->BindText(1, name);
+  DIPWIRE_RETURN_IF_ERROR(stmt->Run());
+  if (sqlite3_changes(writer_->db()) == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("name: no subscription named \"", name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<SubscriptionRecord>>
+SqliteEventStore::Impl::ListSubscriptions() {
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT name, position, updated_at_ns FROM subscriptions"
+                  " ORDER BY name"));
+  std::vector<SubscriptionRecord> records;
+  for (;;) {
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) break;
+    SubscriptionRecord record;
+    record.name = std::string(stmt->ColumnText(0));
+    record.position = static_cast<uint64_t>(stmt->ColumnInt64(1));
+    record.updated_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
 // SqliteEventStore forwards to Impl.
 
 SqliteEventStore::SqliteEventStore(std::unique_ptr<Impl> impl)
@@ -1031,6 +1152,32 @@ absl::Status SqliteEventStore::ReadAlerts(uint64_t after, size_t max_count,
 
 absl::StatusOr<uint64_t> SqliteEventStore::AlertPositionBefore(absl::Time t) {
   return impl_->AlertPositionBefore(t);
+}
+
+absl::StatusOr<std::optional<uint64_t>> SqliteEventStore::GetSubscription(
+    absl::string_view name) {
+  return impl_->GetSubscription(name);
+}
+
+absl::Status SqliteEventStore::PutSubscription(absl::string_view name,
+                                               uint64_t position,
+                                               absl::Time now) {
+  return impl_->PutSubscription(name, position, now);
+}
+
+absl::Status SqliteEventStore::AdvanceSubscription(absl::string_view name,
+                                                   uint64_t position,
+                                                   absl::Time now) {
+  return impl_->AdvanceSubscription(name, position, now);
+}
+
+absl::Status SqliteEventStore::DeleteSubscription(absl::string_view name) {
+  return impl_->DeleteSubscription(name);
+}
+
+absl::StatusOr<std::vector<SubscriptionRecord>>
+SqliteEventStore::ListSubscriptions() {
+  return impl_->ListSubscriptions();
 }
 
 }  // namespace dipwire::server

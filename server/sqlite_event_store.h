@@ -2,7 +2,9 @@
 #define DIPWIRE_SERVER_SQLITE_EVENT_STORE_H_
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -67,6 +69,16 @@ class SqliteEventStore final : public EventStore {
   absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
                           std::vector<StoredAlert>* out) override;
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override;
+  // Subscriptions live in the table `subscriptions`, created on open when a
+  // database made before it lacks it. updated_at must lie in 1678..2261.
+  absl::StatusOr<std::optional<uint64_t>> GetSubscription(
+      absl::string_view name) override;
+  absl::Status PutSubscription(absl::string_view name, uint64_t position,
+                               absl::Time now) override;
+  absl::Status AdvanceSubscription(absl::string_view name, uint64_t position,
+                                   absl::Time now) override;
+  absl::Status DeleteSubscription(absl::string_view name) override;
+  absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions() override;
 
   // The database file's name inside data_dir.
   static constexpr absl::string_view kFileName = "dipwire.db";

@@ -155,6 +155,39 @@ TEST_F(CliEndToEndTest, SubscribePrintsOneReadableLinePerAlert) {
   EXPECT_THAT(run.out, HasSubstr(R"("type":"TRADE_RECORD")"));
 }
 
+TEST_F(CliEndToEndTest, DurableSubscribeResumesAfterWhatItPrinted) {
+  ASSERT_EQ(Dipwire({"publish", std::string(DIPWIRE_SOURCE_DIR) +
+                                    "/deploy/demo/seed-article.jsonl"})
+                .exit_code,
+            0);
+  CliRun run = Dipwire({"subscribe", "--from", "earliest", "--limit", "5"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::vector<std::string> all = Lines(run.out);
+  ASSERT_THAT(all, SizeIs(5));
+
+  run = Dipwire({"subscribe", "--subscription", "desk", "--from", "earliest",
+                 "--limit", "3"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Lines(run.out),
+            std::vector<std::string>(all.begin(), all.begin() + 3));
+  // A restart prints exactly what it has not printed before.
+  run = Dipwire({"subscribe", "--subscription", "desk", "--limit", "2"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(Lines(run.out),
+            std::vector<std::string>(all.begin() + 3, all.end()));
+
+  run = Dipwire({"subscriptions", "list"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_THAT(Lines(run.out), SizeIs(1));
+  EXPECT_THAT(run.out, ContainsRegex("^desk [A-Za-z0-9_-]+ [0-9-]+T[0-9:]+Z"));
+  run = Dipwire({"subscriptions", "delete", "desk"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  run = Dipwire({"subscriptions", "delete", "desk"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("desk"));
+  EXPECT_EQ(Dipwire({"subscriptions", "frobnicate"}).exit_code, 2);
+}
+
 TEST_F(CliEndToEndTest, AlertsAndEventsListHistoryWithFilters) {
   ASSERT_EQ(Dipwire({"publish", std::string(DIPWIRE_SOURCE_DIR) +
                                     "/deploy/demo/seed-article.jsonl"})

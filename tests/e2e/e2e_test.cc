@@ -785,12 +785,5 @@ TEST_F(EndToEndTest, SigintShutsDownCleanlyAndTheDataSurvives) {
   EXPECT_THAT(AllAlerts(), SizeIs(1));
 }
 
-TEST_F(EndToEndTest, AcknowledgeIsNotImplementedYet) {
-  v1::AcknowledgeRequest request;
-  request.set_subscription("desk");
-  EXPECT_THAT(client_->Acknowledge(request),
-              StatusIs(absl::StatusCode::kUnimplemented));
-}
-
 }  // namespace
 }  // namespace dipwire

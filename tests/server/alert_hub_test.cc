@@ -1,6 +1,7 @@
 #include "server/alert_hub.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ namespace {
 using ::dipwire::testing::FailingEventStore;
 using ::dipwire::testing::FakeClock;
 using ::dipwire::testing::IsOk;
+using ::dipwire::testing::StatusIs;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
@@ -41,6 +43,8 @@ class RecordingStream final : public AlertHub::Stream {
     AlertHub::StreamId id = 0;
     {
       absl::MutexLock lock(&mu_);
+      // A worker may send before the test has passed the stream its id.
+      mu_.Await(absl::Condition(this, &RecordingStream::attached));
       for (const v1::Alert& alert : response->alerts()) {
         ids_.push_back(alert.alert_id());
       }
@@ -70,13 +74,25 @@ class RecordingStream final : public AlertHub::Stream {
     return ids_;
   }
 
+  // Waits until the hub ended the stream; returns its status.
+  absl::Status AwaitEnd() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&ended_), kWait);
+    return ended_ ? status_ : absl::DeadlineExceededError("not ended");
+  }
+
   size_t received() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return ids_.size();
   }
 
  private:
-  absl::Mutex mu_;
+  bool attached() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.AssertHeld();
+    return hub_ != nullptr;
+  }
+
+  mutable absl::Mutex mu_;
   AlertHub* hub_ ABSL_GUARDED_BY(mu_) = nullptr;
   AlertHub::StreamId id_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
@@ -173,6 +189,64 @@ TEST_F(AlertHubTest, LiveStreamIsServedWhileCatchUpReadsAreStuck) {
   EXPECT_EQ(behind2.AwaitAlerts(101), expected);
 
   hub.BeginShutdown();
+  hub.Stop();
+}
+
+TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
+  Fill(5);
+  AlertHub hub(failing_.get(), &clock_);
+  ASSERT_THAT(hub.Start(), IsOk());
+  ASSERT_THAT(store_->PutSubscription("desk", 3, clock_.Now()), IsOk());
+
+  // No start: resumes after the stored position.
+  StartSpec resume;
+  resume.kind = StartSpec::Kind::kResume;
+  resume.subscription = "desk";
+  RecordingStream older;
+  auto older_id = hub.Attach(&older, Filter(), resume, absl::Hours(1));
+  ASSERT_THAT(older_id, IsOk());
+  older.Attach(&hub, *older_id);
+  EXPECT_THAT(older.AwaitAlerts(2), ::testing::ElementsAre("al-4-0", "al-5-0"));
+
+  // A stream with a start takes over and moves the subscription.
+  StartSpec seek;
+  seek.kind = StartSpec::Kind::kAfterPosition;
+  seek.after_position = 1;
+  seek.subscription = "desk";
+  RecordingStream newer;
+  auto newer_id = hub.Attach(&newer, Filter(), seek, absl::Hours(1));
+  ASSERT_THAT(newer_id, IsOk());
+  newer.Attach(&hub, *newer_id);
+  EXPECT_THAT(older.AwaitEnd(),
+              StatusIs(absl::StatusCode::kAborted,
+                       ::testing::HasSubstr("took over subscription desk")));
+  hub.Detach(*older_id);
+  EXPECT_THAT(newer.AwaitAlerts(4),
+              ::testing::ElementsAre("al-2-0", "al-3-0", "al-4-0", "al-5-0"));
+  auto stored = store_->GetSubscription("desk");
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_EQ(*stored, std::optional<uint64_t>(1));
+
+  // A new name without a start is created at the head.
+  StartSpec fresh;
+  fresh.kind = StartSpec::Kind::kResume;
+  fresh.subscription = "night";
+  RecordingStream night;
+  auto night_id = hub.Attach(&night, Filter(), fresh, absl::Hours(1));
+  ASSERT_THAT(night_id, IsOk());
+  night.Attach(&hub, *night_id);
+  ASSERT_THAT(store_->Append({MakeEvent(6)}, {MakeAlert(6)}), IsOk());
+  hub.Publish({std::make_shared<const StoredAlert>(MakeAlert(6))});
+  EXPECT_THAT(night.AwaitAlerts(1), ::testing::ElementsAre("al-6-0"));
+  stored = store_->GetSubscription("night");
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_EQ(*stored, std::optional<uint64_t>(5));
+
+  hub.BeginShutdown();
+  EXPECT_THAT(newer.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(night.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  hub.Detach(*newer_id);
+  hub.Detach(*night_id);
   hub.Stop();
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -573,6 +574,104 @@ TEST_F(SqliteEventStoreTest, ForeignSqliteDatabaseIsRefusedAndLeftAlone) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("not a dipwire database")));
   EXPECT_EQ(RawQuery("PRAGMA journal_mode"), "delete");
+}
+
+TEST_F(SqliteEventStoreTest, SubscriptionIsCreatedMovedAndRead) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto missing = store->GetSubscription("desk");
+  ASSERT_THAT(missing, IsOk());
+  EXPECT_FALSE(missing->has_value());
+
+  ASSERT_THAT(store->PutSubscription("desk", 5, kT0), IsOk());
+  auto found = store->GetSubscription("desk");
+  ASSERT_THAT(found, IsOk());
+  EXPECT_EQ(*found, std::optional<uint64_t>(5));
+
+  // A put moves it, also backwards (a seek).
+  ASSERT_THAT(store->PutSubscription("desk", 2, kT0 + absl::Seconds(1)),
+              IsOk());
+  EXPECT_EQ(*store->GetSubscription("desk"), std::optional<uint64_t>(2));
+}
+
+TEST_F(SqliteEventStoreTest, AdvanceSubscriptionIsMonotonic) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->PutSubscription("desk", 0, kT0), IsOk());
+  ASSERT_THAT(store->AdvanceSubscription("desk", 7, kT0 + absl::Seconds(1)),
+              IsOk());
+  // An older position is an OK no-op, and does not touch updated_at.
+  EXPECT_THAT(store->AdvanceSubscription("desk", 3, kT0 + absl::Seconds(2)),
+              IsOk());
+  auto listed = store->ListSubscriptions();
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(*listed, SizeIs(1));
+  EXPECT_EQ((*listed)[0].position, 7u);
+  EXPECT_EQ((*listed)[0].updated_at, kT0 + absl::Seconds(1));
+}
+
+TEST_F(SqliteEventStoreTest, AdvanceOrDeleteOfUnknownSubscriptionIsNotFound) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_THAT(store->AdvanceSubscription("nobody", 1, kT0),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+  EXPECT_THAT(store->DeleteSubscription("nobody"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+  auto missing = store->GetSubscription("nobody");
+  ASSERT_THAT(missing, IsOk());
+  EXPECT_FALSE(missing->has_value());
+}
+
+TEST_F(SqliteEventStoreTest, ListSubscriptionsByNameAndDelete) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->PutSubscription("night", 4, kT0), IsOk());
+  ASSERT_THAT(store->PutSubscription("day", 1, kT0 + absl::Seconds(1)), IsOk());
+  auto listed = store->ListSubscriptions();
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(*listed, SizeIs(2));
+  EXPECT_EQ((*listed)[0].name, "day");
+  EXPECT_EQ((*listed)[0].position, 1u);
+  EXPECT_EQ((*listed)[0].updated_at, kT0 + absl::Seconds(1));
+  EXPECT_EQ((*listed)[1].name, "night");
+
+  ASSERT_THAT(store->DeleteSubscription("day"), IsOk());
+  listed = store->ListSubscriptions();
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_THAT(*listed, SizeIs(1));
+  EXPECT_EQ((*listed)[0].name, "night");
+}
+
+TEST_F(SqliteEventStoreTest, SubscriptionsSurviveReopen) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_THAT(store->PutSubscription("desk", 3, kT0), IsOk());
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->GetSubscription("desk"), std::optional<uint64_t>(3));
+}
+
+TEST_F(SqliteEventStoreTest, VersionOneDatabaseWithoutSubscriptionsGetsThem) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    const Group one = MakeGroup(1, 1, kT0);
+    ASSERT_THAT(store->Append(one.events, one.alerts), IsOk());
+  }
+  // What a database made before durable subscriptions looks like.
+  RawQuery("DROP TABLE subscriptions");
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->PutSubscription("desk", 1, kT0), IsOk());
+  EXPECT_EQ(*store->GetSubscription("desk"), std::optional<uint64_t>(1));
+  auto head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_alert_position, 1u);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
 }
 
 }  // namespace

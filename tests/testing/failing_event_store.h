@@ -111,6 +111,25 @@ class FailingEventStore final : public server::EventStore {
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override {
     return base_->AlertPositionBefore(t);
   }
+  absl::StatusOr<std::optional<uint64_t>> GetSubscription(
+      absl::string_view name) override {
+    return base_->GetSubscription(name);
+  }
+  absl::Status PutSubscription(absl::string_view name, uint64_t position,
+                               absl::Time now) override {
+    return base_->PutSubscription(name, position, now);
+  }
+  absl::Status AdvanceSubscription(absl::string_view name, uint64_t position,
+                                   absl::Time now) override {
+    return base_->AdvanceSubscription(name, position, now);
+  }
+  absl::Status DeleteSubscription(absl::string_view name) override {
+    return base_->DeleteSubscription(name);
+  }
+  absl::StatusOr<std::vector<server::SubscriptionRecord>> ListSubscriptions()
+      override {
+    return base_->ListSubscriptions();
+  }
 
  private:
   server::EventStore* const base_;

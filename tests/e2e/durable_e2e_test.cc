@@ -1,0 +1,377 @@
+// End-to-end tests of durable subscriptions and Acknowledge: the real
+// dipwired binary on 127.0.0.1:0 with a temporary data directory, driven
+// over gRPC through the real client library. kill -9 and restart are real.
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "client/client.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
+#include "gtest/gtest.h"
+#include "tests/testing/dipwired_process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace dipwire {
+namespace {
+
+using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::IsOk;
+using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::StatusIs;
+using ::google::protobuf::util::TimeUtil;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using ::testing::SizeIs;
+
+// Bounds every wait for a stream response.
+constexpr absl::Duration kStreamWait = absl::Seconds(20);
+
+// A peace-talk event of its own process: exactly one alert.
+v1::DiplomaticEvent PeaceEvent(int n) {
+  v1::DiplomaticEvent event;
+  event.set_event_id(absl::StrCat("p", n));
+  *event.mutable_occurred_at() = TimeUtil::SecondsToTimestamp(1'718'409'600);
+  *event.mutable_reported_at() =
+      TimeUtil::SecondsToTimestamp(1'718'409'600 + n);
+  event.mutable_source()->set_outlet("AP");
+  v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
+  talk->set_process_id(absl::StrCat("process-", n));
+  talk->set_status(v1::PeaceTalkUpdate::PROPOSED);
+  talk->add_parties("UKR");
+  return event;
+}
+
+v1::SubscribeRequest Durable(const std::string& name) {
+  v1::SubscribeRequest request;
+  request.set_subscription(name);
+  request.mutable_heartbeat_interval()->set_seconds(1);
+  return request;
+}
+
+v1::SubscribeRequest DurableFromEarliest(const std::string& name) {
+  v1::SubscribeRequest request = Durable(name);
+  request.set_position(v1::SubscribeRequest::EARLIEST);
+  return request;
+}
+
+class DurableSubscriptionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = NewTempDir("dipwired");
+    StartServer();
+  }
+
+  void TearDown() override {
+    client_.reset();
+    if (server_ != nullptr) {
+      absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
+      ASSERT_THAT(exit_code, IsOk());
+      EXPECT_EQ(*exit_code, 0);
+    }
+  }
+
+  void StartServer() {
+    auto server = DipwiredProcess::Start(data_dir_);
+    ASSERT_THAT(server, IsOk());
+    server_ = *std::move(server);
+    auto client = Connect(server_->address());
+    ASSERT_NE(client, nullptr);
+    client_ = std::move(client);
+  }
+
+  static std::unique_ptr<client::Client> Connect(const std::string& address) {
+    client::ClientOptions options;
+    options.server = address;
+    options.call_timeout = absl::Seconds(20);
+    auto client = client::Client::Connect(options);
+    EXPECT_THAT(client, IsOk());
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  void KillAndRestart() {
+    absl::StatusOr<int> exit_code = server_->Stop(SIGKILL, absl::Seconds(10));
+    ASSERT_THAT(exit_code, IsOk());
+    ASSERT_EQ(*exit_code, 128 + SIGKILL);
+    server_.reset();
+    StartServer();
+  }
+
+  // Publishes events first..last (one alert each).
+  static void PublishEvents(client::Client& client, int first, int last) {
+    v1::PublishRequest request;
+    for (int n = first; n <= last; ++n) *request.add_events() = PeaceEvent(n);
+    ASSERT_THAT(client.Publish(request), IsOk());
+  }
+
+  std::unique_ptr<client::AlertStream> Subscribe(
+      const v1::SubscribeRequest& request) {
+    auto stream = client_->Subscribe(request);
+    EXPECT_THAT(stream, IsOk());
+    return stream.ok() ? *std::move(stream) : nullptr;
+  }
+
+  // Reads alerts until `count` have arrived (heartbeats skipped).
+  static std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream,
+                                           size_t count) {
+    std::vector<v1::Alert> alerts;
+    while (alerts.size() < count) {
+      v1::SubscribeResponse response;
+      auto next = stream.Next(&response, kStreamWait);
+      EXPECT_THAT(next, IsOk()) << "after " << alerts.size() << " alerts";
+      if (!next.ok() || !*next) break;
+      alerts.insert(alerts.end(), response.alerts().begin(),
+                    response.alerts().end());
+    }
+    return alerts;
+  }
+
+  // Reads responses until the stream ends; returns its final status.
+  static absl::Status AwaitEnd(client::AlertStream& stream) {
+    for (int i = 0; i < 100; ++i) {
+      v1::SubscribeResponse response;
+      auto next = stream.Next(&response, kStreamWait);
+      if (!next.ok()) return next.status();
+      if (!*next) return absl::OkStatus();
+    }
+    return absl::DeadlineExceededError("the stream did not end");
+  }
+
+  absl::Status Ack(const std::string& name, const std::string& cursor) {
+    v1::AcknowledgeRequest request;
+    request.set_subscription(name);
+    request.set_cursor(cursor);
+    return client_->Acknowledge(request).status();
+  }
+
+  std::vector<v1::Subscription> List() {
+    auto listed = client_->ListSubscriptions(v1::ListSubscriptionsRequest());
+    EXPECT_THAT(listed, IsOk());
+    if (!listed.ok()) return {};
+    return {listed->subscriptions().begin(), listed->subscriptions().end()};
+  }
+
+  std::string data_dir_;
+  std::unique_ptr<DipwiredProcess> server_;
+  std::unique_ptr<client::Client> client_;
+};
+
+TEST_F(DurableSubscriptionTest, CreatedOnFirstUseAtEarliest) {
+  PublishEvents(*client_, 1, 3);
+  auto stream = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 3);
+  ASSERT_THAT(alerts, SizeIs(3));
+  EXPECT_EQ(alerts[0].event().event_id(), "p1");
+
+  std::vector<v1::Subscription> listed = List();
+  ASSERT_THAT(listed, SizeIs(1));
+  EXPECT_EQ(listed[0].name(), "desk");
+  EXPECT_EQ(listed[0].cursor(), "");  // created at EARLIEST, nothing acked
+  EXPECT_TRUE(listed[0].has_updated_at());
+  stream->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, ResumesAfterTheLastAck) {
+  PublishEvents(*client_, 1, 3);
+  auto first = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(first, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*first, 3);
+  ASSERT_THAT(alerts, SizeIs(3));
+  ASSERT_THAT(Ack("desk", alerts[1].cursor()), IsOk());
+  first->Cancel();
+
+  auto second = Subscribe(Durable("desk"));  // no start: resume
+  ASSERT_NE(second, nullptr);
+  std::vector<v1::Alert> resumed = ReadAlerts(*second, 1);
+  ASSERT_THAT(resumed, Not(IsEmpty()));
+  EXPECT_EQ(resumed[0].alert_id(), alerts[2].alert_id());
+  EXPECT_EQ(List().at(0).cursor(), alerts[1].cursor());
+  second->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, NewNameWithoutStartIsCreatedAtLatest) {
+  PublishEvents(*client_, 1, 2);
+  auto stream = Subscribe(Durable("desk"));
+  ASSERT_NE(stream, nullptr);
+  // The first response is a heartbeat: nothing of the history.
+  v1::SubscribeResponse response;
+  auto next = stream->Next(&response, kStreamWait);
+  ASSERT_THAT(next, IsOk());
+  EXPECT_THAT(response.alerts(), SizeIs(0));
+  PublishEvents(*client_, 3, 3);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 1);
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].event().event_id(), "p3");
+  stream->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, StreamWithAStartSeeksTheSubscription) {
+  PublishEvents(*client_, 1, 3);
+  auto first = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(first, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*first, 3);
+  ASSERT_THAT(alerts, SizeIs(3));
+  ASSERT_THAT(Ack("desk", alerts[2].cursor()), IsOk());
+  first->Cancel();
+
+  v1::SubscribeRequest seek = Durable("desk");
+  seek.set_after_cursor(alerts[0].cursor());
+  auto second = Subscribe(seek);
+  ASSERT_NE(second, nullptr);
+  std::vector<v1::Alert> sought = ReadAlerts(*second, 1);
+  ASSERT_THAT(sought, Not(IsEmpty()));
+  EXPECT_EQ(sought[0].alert_id(), alerts[1].alert_id());
+  // The seek was stored: the subscription is back at the first alert.
+  EXPECT_EQ(List().at(0).cursor(), alerts[0].cursor());
+  second->Cancel();
+
+  auto third = Subscribe(Durable("desk"));
+  ASSERT_NE(third, nullptr);
+  std::vector<v1::Alert> resumed = ReadAlerts(*third, 1);
+  ASSERT_THAT(resumed, Not(IsEmpty()));
+  EXPECT_EQ(resumed[0].alert_id(), alerts[1].alert_id());
+  third->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, NewerStreamTakesOverAndTheOlderEndsAborted) {
+  PublishEvents(*client_, 1, 2);
+  auto older = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(older, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*older, 2);
+  ASSERT_THAT(alerts, SizeIs(2));
+
+  auto newer = Subscribe(Durable("desk"));
+  ASSERT_NE(newer, nullptr);
+  EXPECT_THAT(AwaitEnd(*older),
+              StatusIs(absl::StatusCode::kAborted,
+                       HasSubstr("another stream took over subscription "
+                                 "desk")));
+  // The older stream's acks still count: acks are by name.
+  EXPECT_THAT(Ack("desk", alerts[1].cursor()), IsOk());
+  EXPECT_EQ(List().at(0).cursor(), alerts[1].cursor());
+
+  // The newer stream resumed where the subscription stood when it attached
+  // (nothing acknowledged yet), then goes live.
+  PublishEvents(*client_, 3, 3);
+  std::vector<v1::Alert> resumed = ReadAlerts(*newer, 3);
+  ASSERT_THAT(resumed, SizeIs(3));
+  EXPECT_EQ(resumed[0].event().event_id(), "p1");
+  EXPECT_EQ(resumed[2].event().event_id(), "p3");
+  newer->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, AckOfAnOlderCursorIsANoOp) {
+  PublishEvents(*client_, 1, 3);
+  auto stream = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 3);
+  ASSERT_THAT(alerts, SizeIs(3));
+  stream->Cancel();
+  ASSERT_THAT(Ack("desk", alerts[2].cursor()), IsOk());
+  EXPECT_THAT(Ack("desk", alerts[0].cursor()), IsOk());
+  EXPECT_EQ(List().at(0).cursor(), alerts[2].cursor());
+}
+
+TEST_F(DurableSubscriptionTest, AckErrors) {
+  PublishEvents(*client_, 1, 1);
+  auto stream = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 1);
+  ASSERT_THAT(alerts, SizeIs(1));
+  stream->Cancel();
+
+  EXPECT_THAT(Ack("nobody", alerts[0].cursor()),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nobody")));
+  EXPECT_THAT(
+      Ack("desk", "not-a-cursor"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cursor")));
+  EXPECT_THAT(
+      Ack("Desk!", alerts[0].cursor()),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("subscription")));
+
+  // A cursor past the newest alert: one from another server with more.
+  const std::string other_dir = NewTempDir("dipwired-other");
+  auto other = DipwiredProcess::Start(other_dir);
+  ASSERT_THAT(other, IsOk());
+  auto other_client = Connect((*other)->address());
+  ASSERT_NE(other_client, nullptr);
+  PublishEvents(*other_client, 1, 3);
+  v1::ListAlertsRequest list;
+  auto history = other_client->ListAlerts(list);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_THAT(history->alerts(), SizeIs(3));
+  other_client.reset();
+  EXPECT_THAT((*other)->Stop(SIGTERM, absl::Seconds(15)), IsOk());
+  EXPECT_THAT(Ack("desk", history->alerts(2).cursor()),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("ahead of the newest alert")));
+  EXPECT_EQ(List().at(0).cursor(), "");
+}
+
+TEST_F(DurableSubscriptionTest, BadNameIsInvalidArgument) {
+  const std::vector<std::string> names = {"Desk", "_sink", "a b",
+                                          std::string(65, 'a'), "d\xc3\xa9sk"};
+  for (const std::string& name : names) {
+    auto stream = Subscribe(Durable(name));
+    ASSERT_NE(stream, nullptr);
+    EXPECT_THAT(AwaitEnd(*stream), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("subscription")))
+        << name;
+  }
+  EXPECT_THAT(List(), SizeIs(0));
+}
+
+TEST_F(DurableSubscriptionTest, SurvivesKillNineAndRestart) {
+  PublishEvents(*client_, 1, 3);
+  auto stream = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(stream, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*stream, 3);
+  ASSERT_THAT(alerts, SizeIs(3));
+  ASSERT_THAT(Ack("desk", alerts[1].cursor()), IsOk());
+  stream->Cancel();
+  stream.reset();
+
+  KillAndRestart();
+  auto resumed_stream = Subscribe(Durable("desk"));
+  ASSERT_NE(resumed_stream, nullptr);
+  std::vector<v1::Alert> resumed = ReadAlerts(*resumed_stream, 1);
+  ASSERT_THAT(resumed, Not(IsEmpty()));
+  EXPECT_EQ(resumed[0].alert_id(), alerts[2].alert_id());
+  resumed_stream->Cancel();
+}
+
+TEST_F(DurableSubscriptionTest, ListAndDelete) {
+  PublishEvents(*client_, 1, 1);
+  for (const char* name : {"night-desk", "day.desk"}) {
+    auto stream = Subscribe(DurableFromEarliest(name));
+    ASSERT_NE(stream, nullptr);
+    ASSERT_THAT(ReadAlerts(*stream, 1), SizeIs(1));
+    stream->Cancel();
+  }
+  std::vector<v1::Subscription> listed = List();
+  ASSERT_THAT(listed, SizeIs(2));
+  EXPECT_EQ(listed[0].name(), "day.desk");
+  EXPECT_EQ(listed[1].name(), "night-desk");
+
+  v1::DeleteSubscriptionRequest request;
+  request.set_name("day.desk");
+  EXPECT_THAT(client_->DeleteSubscription(request), IsOk());
+  listed = List();
+  ASSERT_THAT(listed, SizeIs(1));
+  EXPECT_EQ(listed[0].name(), "night-desk");
+  EXPECT_THAT(client_->DeleteSubscription(request),
+              StatusIs(absl::StatusCode::kNotFound));
+  request.set_name("");
+  EXPECT_THAT(client_->DeleteSubscription(request),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+}
+
+}  // namespace
+}  // namespace dipwire
