@@ -15,23 +15,26 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
+#include "tests/testing/e2e_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire {
 namespace {
 
+using ::dipwire::testing::AwaitEnd;
+using ::dipwire::testing::ConnectClient;
 using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
+using ::dipwire::testing::kStreamWait;
 using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::ReadAlerts;
 using ::dipwire::testing::StatusIs;
 using ::google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
-
-// Bounds every wait for a stream response.
-constexpr absl::Duration kStreamWait = absl::Seconds(20);
 
 // A peace-talk event of its own process: exactly one alert.
 v1::DiplomaticEvent PeaceEvent(int n) {
@@ -61,86 +64,13 @@ v1::SubscribeRequest DurableFromEarliest(const std::string& name) {
   return request;
 }
 
-class DurableSubscriptionTest : public ::testing::Test {
+class DurableSubscriptionTest : public DipwiredTest {
  protected:
-  void SetUp() override {
-    data_dir_ = NewTempDir("dipwired");
-    StartServer();
-  }
-
-  void TearDown() override {
-    client_.reset();
-    if (server_ != nullptr) {
-      absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
-      ASSERT_THAT(exit_code, IsOk());
-      EXPECT_EQ(*exit_code, 0);
-    }
-  }
-
-  void StartServer() {
-    auto server = DipwiredProcess::Start(data_dir_);
-    ASSERT_THAT(server, IsOk());
-    server_ = *std::move(server);
-    auto client = Connect(server_->address());
-    ASSERT_NE(client, nullptr);
-    client_ = std::move(client);
-  }
-
-  static std::unique_ptr<client::Client> Connect(const std::string& address) {
-    client::ClientOptions options;
-    options.server = address;
-    options.call_timeout = absl::Seconds(20);
-    auto client = client::Client::Connect(options);
-    EXPECT_THAT(client, IsOk());
-    return client.ok() ? *std::move(client) : nullptr;
-  }
-
-  void KillAndRestart() {
-    absl::StatusOr<int> exit_code = server_->Stop(SIGKILL, absl::Seconds(10));
-    ASSERT_THAT(exit_code, IsOk());
-    ASSERT_EQ(*exit_code, 128 + SIGKILL);
-    server_.reset();
-    StartServer();
-  }
-
   // Publishes events first..last (one alert each).
   static void PublishEvents(client::Client& client, int first, int last) {
     v1::PublishRequest request;
     for (int n = first; n <= last; ++n) *request.add_events() = PeaceEvent(n);
     ASSERT_THAT(client.Publish(request), IsOk());
-  }
-
-  std::unique_ptr<client::AlertStream> Subscribe(
-      const v1::SubscribeRequest& request) {
-    auto stream = client_->Subscribe(request);
-    EXPECT_THAT(stream, IsOk());
-    return stream.ok() ? *std::move(stream) : nullptr;
-  }
-
-  // Reads alerts until `count` have arrived (heartbeats skipped).
-  static std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream,
-                                           size_t count) {
-    std::vector<v1::Alert> alerts;
-    while (alerts.size() < count) {
-      v1::SubscribeResponse response;
-      auto next = stream.Next(&response, kStreamWait);
-      EXPECT_THAT(next, IsOk()) << "after " << alerts.size() << " alerts";
-      if (!next.ok() || !*next) break;
-      alerts.insert(alerts.end(), response.alerts().begin(),
-                    response.alerts().end());
-    }
-    return alerts;
-  }
-
-  // Reads responses until the stream ends; returns its final status.
-  static absl::Status AwaitEnd(client::AlertStream& stream) {
-    for (int i = 0; i < 100; ++i) {
-      v1::SubscribeResponse response;
-      auto next = stream.Next(&response, kStreamWait);
-      if (!next.ok()) return next.status();
-      if (!*next) return absl::OkStatus();
-    }
-    return absl::DeadlineExceededError("the stream did not end");
   }
 
   absl::Status Ack(const std::string& name, const std::string& cursor) {
@@ -156,10 +86,6 @@ class DurableSubscriptionTest : public ::testing::Test {
     if (!listed.ok()) return {};
     return {listed->subscriptions().begin(), listed->subscriptions().end()};
   }
-
-  std::string data_dir_;
-  std::unique_ptr<DipwiredProcess> server_;
-  std::unique_ptr<client::Client> client_;
 };
 
 TEST_F(DurableSubscriptionTest, CreatedOnFirstUseAtEarliest) {
@@ -300,7 +226,7 @@ TEST_F(DurableSubscriptionTest, AckErrors) {
   const std::string other_dir = NewTempDir("dipwired-other");
   auto other = DipwiredProcess::Start(other_dir);
   ASSERT_THAT(other, IsOk());
-  auto other_client = Connect((*other)->address());
+  auto other_client = ConnectClient((*other)->address());
   ASSERT_NE(other_client, nullptr);
   PublishEvents(*other_client, 1, 3);
   v1::ListAlertsRequest list;

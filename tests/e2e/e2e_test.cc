@@ -21,23 +21,24 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
+#include "tests/testing/e2e_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire {
 namespace {
 
-using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::AlertIds;
+using ::dipwire::testing::AwaitHeartbeat;
+using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
-using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::kStreamWait;
+using ::dipwire::testing::ReadAlerts;
 using ::dipwire::testing::StatusIs;
 using ::google::protobuf::util::MessageDifferencer;
 using ::google::protobuf::util::TimeUtil;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-
-// Bounds every wait for a stream response.
-constexpr absl::Duration kStreamWait = absl::Seconds(20);
 
 google::protobuf::Timestamp Ts(const std::string& rfc3339) {
   google::protobuf::Timestamp ts;
@@ -86,103 +87,7 @@ v1::PublishRequest Batch(std::vector<v1::DiplomaticEvent> events) {
   return request;
 }
 
-std::vector<std::string> AlertIds(const std::vector<v1::Alert>& alerts) {
-  std::vector<std::string> ids;
-  ids.reserve(alerts.size());
-  for (const auto& alert : alerts) ids.push_back(alert.alert_id());
-  return ids;
-}
-
-class EndToEndTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    data_dir_ = NewTempDir("dipwired");
-    StartServer();
-  }
-
-  void TearDown() override {
-    client_.reset();  // closes the connection: the server need not wait
-    if (server_ != nullptr) {
-      absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
-      ASSERT_THAT(exit_code, IsOk());
-      EXPECT_EQ(*exit_code, 0);
-    }
-  }
-
-  void StartServer() {
-    auto server = DipwiredProcess::Start(data_dir_);
-    ASSERT_THAT(server, IsOk());
-    server_ = *std::move(server);
-    client::ClientOptions options;
-    options.server = server_->address();
-    options.call_timeout = absl::Seconds(20);
-    auto client = client::Client::Connect(options);
-    ASSERT_THAT(client, IsOk());
-    client_ = *std::move(client);
-  }
-
-  void KillAndRestart() {
-    absl::StatusOr<int> exit_code = server_->Stop(SIGKILL, absl::Seconds(10));
-    ASSERT_THAT(exit_code, IsOk());
-    ASSERT_EQ(*exit_code, 128 + SIGKILL);
-    server_.reset();
-    StartServer();
-  }
-
-  // Every alert of the history, paging through ListAlerts.
-  std::vector<v1::Alert> AllAlerts(const std::string& filter = "") {
-    std::vector<v1::Alert> alerts;
-    v1::ListAlertsRequest request;
-    request.set_filter(filter);
-    request.set_page_size(1000);
-    for (int page = 0; page < 1000; ++page) {
-      auto response = client_->ListAlerts(request);
-      EXPECT_THAT(response, IsOk());
-      if (!response.ok()) break;
-      alerts.insert(alerts.end(), response->alerts().begin(),
-                    response->alerts().end());
-      if (response->next_page_token().empty()) break;
-      request.set_page_token(response->next_page_token());
-    }
-    return alerts;
-  }
-
-  std::unique_ptr<client::AlertStream> Subscribe(
-      const v1::SubscribeRequest& request) {
-    auto stream = client_->Subscribe(request);
-    EXPECT_THAT(stream, IsOk());
-    return stream.ok() ? *std::move(stream) : nullptr;
-  }
-
-  // Reads alerts until `count` have arrived (heartbeats skipped).
-  static std::vector<v1::Alert> ReadAlerts(client::AlertStream& stream,
-                                           size_t count) {
-    std::vector<v1::Alert> alerts;
-    while (alerts.size() < count) {
-      v1::SubscribeResponse response;
-      auto next = stream.Next(&response, kStreamWait);
-      EXPECT_THAT(next, IsOk()) << "after " << alerts.size() << " alerts";
-      if (!next.ok() || !*next) break;
-      alerts.insert(alerts.end(), response.alerts().begin(),
-                    response.alerts().end());
-    }
-    return alerts;
-  }
-
-  // Waits for the first heartbeat: the stream is then attached and live.
-  static void AwaitHeartbeat(client::AlertStream& stream) {
-    v1::SubscribeResponse response;
-    auto next = stream.Next(&response, kStreamWait);
-    ASSERT_THAT(next, IsOk());
-    ASSERT_TRUE(*next);
-    ASSERT_TRUE(response.has_heartbeat()) << response.DebugString();
-    ASSERT_THAT(response.alerts(), SizeIs(0));
-  }
-
-  std::string data_dir_;
-  std::unique_ptr<DipwiredProcess> server_;
-  std::unique_ptr<client::Client> client_;
-};
+class EndToEndTest : public DipwiredTest {};
 
 TEST_F(EndToEndTest, LiveSubscriberReceivesAlertsOfNewEvents) {
   v1::SubscribeRequest request;
