@@ -179,6 +179,64 @@ absl::Time ToTime(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }
 
+// occurred_at (required) and reported_at (optional, at most a day after
+// `now`).
+absl::Status CheckTimes(const EventContext& ctx, const DiplomaticEvent& event,
+                        absl::Time now) {
+  if (!event.has_occurred_at()) {
+    return ctx.Error("occurred_at",
+                     "required (when the event happened or is scheduled to)");
+  }
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckTimestamp(ctx, "occurred_at", event.occurred_at()));
+  if (!event.has_reported_at()) return absl::OkStatus();
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckTimestamp(ctx, "reported_at", event.reported_at()));
+  const absl::Time reported_at = ToTime(event.reported_at());
+  if (reported_at > now + kMaxReportedAhead) {
+    return ctx.Error("reported_at", FormatTimestamp(reported_at),
+                     " is more than 1 day after the server's time (",
+                     FormatTimestamp(now), ")");
+  }
+  return absl::OkStatus();
+}
+
+// The number of characters (UTF-8 code points) in `text`: the bytes that do
+// not continue a sequence, which keeps the count total on invalid UTF-8 too.
+size_t CountCharacters(absl::string_view text) {
+  return static_cast<size_t>(std::count_if(
+      text.begin(), text.end(),
+      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+// A text field of at most `max` characters; `flag` is the server flag that
+// sets `max`, which the message names.
+absl::Status CheckLength(const EventContext& ctx, const Field& field,
+                         absl::string_view value, size_t max,
+                         absl::string_view flag) {
+  // Never more characters than bytes: the common case needs no count.
+  if (value.size() <= max) return absl::OkStatus();
+  const size_t length = CountCharacters(value);
+  if (length <= max) return absl::OkStatus();
+  return ctx.Error(field, Quote(value), " is ", length,
+                   " characters long; at most ", max, " are allowed (", flag,
+                   "=", max, ")");
+}
+
+absl::Status CheckFieldLength(const EventContext& ctx, const Field& field,
+                              absl::string_view value,
+                              const EventLimits& limits) {
+  return CheckLength(ctx, field, value, limits.max_field_length,
+                     "--max-field-length");
+}
+
+absl::Status CheckSummaryLength(const EventContext& ctx, const Field& field,
+                                absl::string_view value,
+                                const EventLimits& limits) {
+  return CheckLength(ctx, field, value, limits.max_summary_length,
+                     "--max-summary-length");
+}
+
 // A required free-text field: not empty and not only white space.
 absl::Status CheckRequiredText(const EventContext& ctx, const Field& field,
                                absl::string_view value,
@@ -188,6 +246,15 @@ absl::Status CheckRequiredText(const EventContext& ctx, const Field& field,
     return ctx.Error(field, Quote(value), " is blank; required (", what, ")");
   }
   return absl::OkStatus();
+}
+
+// A required free-text field (see CheckRequiredText) of at most
+// limits.max_field_length characters.
+absl::Status CheckRequiredField(const EventContext& ctx, const Field& field,
+                                absl::string_view value, absl::string_view what,
+                                const EventLimits& limits) {
+  DIPWIRE_RETURN_IF_ERROR(CheckRequiredText(ctx, field, value, what));
+  return CheckFieldLength(ctx, field, value, limits);
 }
 
 // A country field. `required` false means "" is accepted (unset).
@@ -239,8 +306,37 @@ absl::Status CheckCameoCode(const EventContext& ctx, absl::string_view code) {
   return absl::OkStatus();
 }
 
-absl::Status CheckMeeting(const EventContext& ctx, const LeaderMeeting& m) {
+// meeting.topics: free text, each of at most limits.max_field_length
+// characters.
+absl::Status CheckTopics(const EventContext& ctx, const LeaderMeeting& m,
+                         const EventLimits& limits) {
+  for (int i = 0; i < m.topics_size(); ++i) {
+    DIPWIRE_RETURN_IF_ERROR(CheckFieldLength(
+        ctx, Field("meeting.topics", i, ""), m.topics(i), limits));
+  }
+  return absl::OkStatus();
+}
+
+// meeting.participants[i].
+absl::Status CheckParticipant(const EventContext& ctx, int i,
+                              const Actor& actor, const EventLimits& limits) {
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckRequiredField(ctx, Field("meeting.participants", i, ".name"),
+                         actor.name(), "the person's name", limits));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckCountry(ctx, Field("meeting.participants", i, ".country"),
+                   actor.country(), /*required=*/true));
+  // Unset counts as OTHER.
+  return CheckEnum(ctx, Field("meeting.participants", i, ".role"), actor.role(),
+                   &v1::Actor_Role_IsValid, v1::Actor_Role_descriptor(),
+                   /*allow_unset=*/true);
+}
+
+absl::Status CheckMeeting(const EventContext& ctx, const LeaderMeeting& m,
+                          const EventLimits& limits) {
   // meeting_id is optional and free-form.
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckFieldLength(ctx, "meeting.meeting_id", m.meeting_id(), limits));
   if (m.participants_size() < 2) {
     return ctx.Error(
         "meeting.participants", m.participants_size(),
@@ -248,29 +344,23 @@ absl::Status CheckMeeting(const EventContext& ctx, const LeaderMeeting& m) {
         "; a meeting needs at least 2");
   }
   for (int i = 0; i < m.participants_size(); ++i) {
-    const Actor& actor = m.participants(i);
     DIPWIRE_RETURN_IF_ERROR(
-        CheckRequiredText(ctx, Field("meeting.participants", i, ".name"),
-                          actor.name(), "the person's name"));
-    DIPWIRE_RETURN_IF_ERROR(
-        CheckCountry(ctx, Field("meeting.participants", i, ".country"),
-                     actor.country(), /*required=*/true));
-    // Unset counts as OTHER.
-    DIPWIRE_RETURN_IF_ERROR(
-        CheckEnum(ctx, Field("meeting.participants", i, ".role"), actor.role(),
-                  &v1::Actor_Role_IsValid, v1::Actor_Role_descriptor(),
-                  /*allow_unset=*/true));
+        CheckParticipant(ctx, i, m.participants(i), limits));
   }
   DIPWIRE_RETURN_IF_ERROR(CheckCountry(ctx, "meeting.host_country",
                                        m.host_country(), /*required=*/false));
   // city and topics are free text.
-  return CheckEnum(ctx, "meeting.status", m.status(),
-                   &v1::LeaderMeeting_Status_IsValid,
-                   v1::LeaderMeeting_Status_descriptor(),
-                   /*allow_unset=*/false);
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckFieldLength(ctx, "meeting.city", m.city(), limits));
+  DIPWIRE_RETURN_IF_ERROR(CheckEnum(ctx, "meeting.status", m.status(),
+                                    &v1::LeaderMeeting_Status_IsValid,
+                                    v1::LeaderMeeting_Status_descriptor(),
+                                    /*allow_unset=*/false));
+  return CheckTopics(ctx, m, limits);
 }
 
-absl::Status CheckTrade(const EventContext& ctx, const TradeFigure& t) {
+absl::Status CheckTrade(const EventContext& ctx, const TradeFigure& t,
+                        const EventLimits& limits) {
   DIPWIRE_RETURN_IF_ERROR(
       CheckCountry(ctx, "trade.country_a", t.country_a(), /*required=*/true));
   DIPWIRE_RETURN_IF_ERROR(
@@ -300,15 +390,19 @@ absl::Status CheckTrade(const EventContext& ctx, const TradeFigure& t) {
                                     &v1::TradeFigure_Flow_IsValid,
                                     v1::TradeFigure_Flow_descriptor(),
                                     /*allow_unset=*/false));
-  return CheckRequiredText(ctx, "trade.reporter", t.reporter(),
-                           "the statistical source, e.g. \"China customs\"");
+  return CheckRequiredField(ctx, "trade.reporter", t.reporter(),
+                            "the statistical source, e.g. \"China customs\"",
+                            limits);
 }
 
-absl::Status CheckPeaceTalk(const EventContext& ctx, const PeaceTalkUpdate& p) {
-  DIPWIRE_RETURN_IF_ERROR(
-      CheckRequiredText(ctx, "peace_talk.process_id", p.process_id(),
-                        "the publisher's stable name for the peace process"));
+absl::Status CheckPeaceTalk(const EventContext& ctx, const PeaceTalkUpdate& p,
+                            const EventLimits& limits) {
+  DIPWIRE_RETURN_IF_ERROR(CheckRequiredField(
+      ctx, "peace_talk.process_id", p.process_id(),
+      "the publisher's stable name for the peace process", limits));
   // title is free text.
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckFieldLength(ctx, "peace_talk.title", p.title(), limits));
   DIPWIRE_RETURN_IF_ERROR(CheckEnum(ctx, "peace_talk.status", p.status(),
                                     &v1::PeaceTalkUpdate_Status_IsValid,
                                     v1::PeaceTalkUpdate_Status_descriptor(),
@@ -318,9 +412,11 @@ absl::Status CheckPeaceTalk(const EventContext& ctx, const PeaceTalkUpdate& p) {
                                          Field("peace_talk.parties", i, ""),
                                          p.parties(i), /*required=*/true));
   }
-  // detail is free text.
-  return CheckCountry(ctx, "peace_talk.venue_country", p.venue_country(),
-                      /*required=*/false);
+  DIPWIRE_RETURN_IF_ERROR(CheckCountry(ctx, "peace_talk.venue_country",
+                                       p.venue_country(),
+                                       /*required=*/false));
+  // detail is free text, prose like the summary.
+  return CheckSummaryLength(ctx, "peace_talk.detail", p.detail(), limits);
 }
 
 // Finds the first event (in index order) whose event_id an earlier event of
@@ -369,40 +465,28 @@ bool FindRepeatedEventId(const PublishRequest& request, int* first,
 }  // namespace
 
 absl::Status ValidateEvent(const DiplomaticEvent& event, absl::string_view path,
-                           absl::Time now) {
+                           absl::Time now, const EventLimits& limits) {
   EventContext ctx(path);
   DIPWIRE_RETURN_IF_ERROR(CheckEventId(ctx, event.event_id()));
   ctx.set_event_id(event.event_id());
 
-  if (!event.has_occurred_at()) {
-    return ctx.Error("occurred_at",
-                     "required (when the event happened or is scheduled to)");
-  }
-  DIPWIRE_RETURN_IF_ERROR(
-      CheckTimestamp(ctx, "occurred_at", event.occurred_at()));
-  if (event.has_reported_at()) {
-    DIPWIRE_RETURN_IF_ERROR(
-        CheckTimestamp(ctx, "reported_at", event.reported_at()));
-    const absl::Time reported_at = ToTime(event.reported_at());
-    if (reported_at > now + kMaxReportedAhead) {
-      return ctx.Error("reported_at", FormatTimestamp(reported_at),
-                       " is more than 1 day after the server's time (",
-                       FormatTimestamp(now), ")");
-    }
-  }
-
-  DIPWIRE_RETURN_IF_ERROR(CheckRequiredText(
+  DIPWIRE_RETURN_IF_ERROR(CheckTimes(ctx, event, now));
+  DIPWIRE_RETURN_IF_ERROR(CheckRequiredField(
       ctx, "source.outlet", event.source().outlet(),
-      "the outlet that reported the event, e.g. \"Reuters\""));
+      "the outlet that reported the event, e.g. \"Reuters\"", limits));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckFieldLength(ctx, "source.url", event.source().url(), limits));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckSummaryLength(ctx, "summary", event.summary(), limits));
   DIPWIRE_RETURN_IF_ERROR(CheckCameoCode(ctx, event.cameo_code()));
 
   switch (event.kind_case()) {
     case DiplomaticEvent::kMeeting:
-      return CheckMeeting(ctx, event.meeting());
+      return CheckMeeting(ctx, event.meeting(), limits);
     case DiplomaticEvent::kTrade:
-      return CheckTrade(ctx, event.trade());
+      return CheckTrade(ctx, event.trade(), limits);
     case DiplomaticEvent::kPeaceTalk:
-      return CheckPeaceTalk(ctx, event.peace_talk());
+      return CheckPeaceTalk(ctx, event.peace_talk(), limits);
     case DiplomaticEvent::KIND_NOT_SET:
       break;
   }
@@ -412,10 +496,18 @@ absl::Status ValidateEvent(const DiplomaticEvent& event, absl::string_view path,
 }
 
 absl::Status ValidatePublishRequest(const PublishRequest& request,
-                                    absl::Time now) {
+                                    absl::Time now, const EventLimits& limits) {
   if (request.events().empty()) {
     return absl::InvalidArgumentError(
         "events: a publish request needs at least one event");
+  }
+  // Before any event is looked at: the size of the whole is the first thing
+  // wrong with it, and a huge batch costs nothing more to refuse.
+  if (request.events_size() > limits.max_batch_events) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "events: ", request.events_size(), " events in one request; at most ",
+        limits.max_batch_events, " are allowed (--max-batch-events=",
+        limits.max_batch_events, "); split the batch"));
   }
   int first = -1;
   int second = -1;
@@ -424,13 +516,17 @@ absl::Status ValidatePublishRequest(const PublishRequest& request,
     const DiplomaticEvent& event = request.events(i);
     // Short enough for the small-string buffer: no heap allocation.
     const std::string path = absl::StrCat("events[", i, "]");
-    DIPWIRE_RETURN_IF_ERROR(ValidateEvent(event, path, now));
-    if (const size_t size = event.ByteSizeLong(); size > kMaxEventBytes) {
+    // The size of the whole before its fields, as for the batch: an event
+    // too large is refused as such, whatever else is wrong with it.
+    if (const size_t size = event.ByteSizeLong();
+        size > limits.max_event_bytes) {
       return absl::ResourceExhaustedError(absl::StrCat(
           path, " (event_id ", Quote(event.event_id()), "): the event is ",
-          size, " bytes serialized; the limit is ", kMaxEventBytes,
-          " (shorten summary, detail or topics)"));
+          size, " bytes serialized; the limit is ", limits.max_event_bytes,
+          " bytes (--max-event-bytes=", limits.max_event_bytes,
+          "); shorten summary, detail or topics"));
     }
+    DIPWIRE_RETURN_IF_ERROR(ValidateEvent(event, path, now, limits));
     // Reported at the second occurrence, after that event's own checks, so
     // that errors come in index order.
     if (repeated && i == second) {

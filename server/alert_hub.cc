@@ -42,6 +42,7 @@ struct AlertHub::Sub {
   State state = State::kQueued;  // guarded by mu_
   bool cancelled = false;        // guarded by mu_
   bool taken_over = false;       // guarded by mu_
+  bool open = true;              // guarded by mu_: counted in open_streams_
   absl::Time last_write;         // guarded by mu_
 };
 
@@ -115,6 +116,18 @@ size_t AlertHub::stream_count() const {
   return subs_.size();
 }
 
+size_t AlertHub::open_stream_count() const {
+  absl::MutexLock lock(&mu_);
+  return open_streams_;
+}
+
+void AlertHub::Close(Sub* sub) {
+  mu_.AssertHeld();
+  if (!sub->open) return;
+  sub->open = false;
+  --open_streams_;
+}
+
 absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
                                                     Filter filter,
                                                     const StartSpec& start,
@@ -122,6 +135,17 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
   absl::MutexLock lock(&mu_);
   if (shutting_down_) {
     return absl::UnavailableError("the server is shutting down");
+  }
+  // A takeover ends the stream it replaces, so it never adds one: a client
+  // reconnecting to its durable subscription is let in even when the old
+  // connection's stream has not been noticed dead yet.
+  const bool takes_over =
+      !start.subscription.empty() && durable_.contains(start.subscription);
+  if (!takes_over && open_streams_ >= options_.max_streams) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many concurrent streams: this server serves at most ",
+        options_.max_streams, " Subscribe streams at once (--max-streams=",
+        options_.max_streams, "); retry later"));
   }
   auto sub = std::make_unique<Sub>();
   switch (start.kind) {
@@ -163,6 +187,7 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
   sub->last_write = clock_->Now();
   Sub* raw = sub.get();
   subs_.emplace(raw->id, std::move(sub));
+  ++open_streams_;
   if (!start.subscription.empty()) {
     auto [it, inserted] = durable_.try_emplace(start.subscription, raw->id);
     if (!inserted) {
@@ -171,6 +196,7 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
       if (old != subs_.end()) {
         Sub* previous = old->second.get();
         previous->taken_over = true;
+        Close(previous);
         if (previous->state == State::kWaiting) {
           waiting_.erase(std::find(waiting_.begin(), waiting_.end(), previous));
           Enqueue(previous);
@@ -224,6 +250,7 @@ void AlertHub::Detach(StreamId id) {
   // about the lists anyway.
   waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), sub),
                  waiting_.end());
+  Close(sub);
   if (!sub->start.subscription.empty()) {
     auto held = durable_.find(sub->start.subscription);
     if (held != durable_.end() && held->second == id) durable_.erase(held);
@@ -373,6 +400,7 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
   }
   if (!status->ok()) {
     sub->state = State::kFinished;
+    Close(sub);
     return Step::kEnd;
   }
   const absl::Time now = clock_->Now();

@@ -19,6 +19,7 @@
 #include "dipwire/v1/alerts.pb.h"
 #include "server/event_store.h"
 #include "server/filter.h"
+#include "server/limits.h"
 
 namespace dipwire::server {
 
@@ -58,6 +59,10 @@ struct AlertHubOptions {
   int catch_up_threads = 2;
   // How often idle streams are checked for a due heartbeat.
   absl::Duration heartbeat_tick = absl::Milliseconds(200);
+  // Streams open at once at most (dipwired's --max-streams). A stream is
+  // open from Attach until it ends; one that takes over a durable
+  // subscription replaces the stream it ends and is always admitted.
+  size_t max_streams = static_cast<size_t>(Limits().max_streams);
 };
 
 // The fan-out of committed alerts to subscribers (DESIGN.md, "the log is the
@@ -125,8 +130,10 @@ class AlertHub {
   // Attaches a stream that delivers alerts matching `filter` from `start`,
   // with a heartbeat after `heartbeat` of quiet. `stream` is borrowed until
   // Detach returns. Returns INVALID_ARGUMENT when an after_position lies
-  // beyond the newest alert, UNAVAILABLE when the hub is shutting down; on
-  // error nothing is attached and the caller finishes the call itself.
+  // beyond the newest alert, RESOURCE_EXHAUSTED when max_streams are open
+  // ("too many concurrent streams ... (--max-streams=N)"), UNAVAILABLE when
+  // the hub is shutting down; on error nothing is attached and the caller
+  // finishes the call itself.
   // A stream of a durable subscription takes it over from the stream that
   // had it, which ends with ABORTED. Never blocks on I/O.
   absl::StatusOr<StreamId> Attach(Stream* stream, Filter filter,
@@ -150,8 +157,12 @@ class AlertHub {
   // every stream has finished); idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Number of attached streams (for tests and metrics).
+  // Number of attached streams (for tests and metrics), including those
+  // that have ended but are not yet detached.
   size_t stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Number of open streams: attached, not ended and not taken over. This is
+  // what max_streams bounds.
+  size_t open_stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Sub;
@@ -164,6 +175,8 @@ class AlertHub {
   void WorkerLoop(bool catch_up) ABSL_LOCKS_EXCLUDED(mu_);
   void TickerLoop() ABSL_LOCKS_EXCLUDED(mu_);
   void Enqueue(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops counting `sub` as open (idempotent).
+  void Close(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A worker's turn with `sub` (state kRunning): collect, then write, end,
   // requeue or park the stream.
@@ -202,6 +215,8 @@ class AlertHub {
   uint64_t tail_first_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::shared_ptr<const StoredAlert>> tail_ ABSL_GUARDED_BY(mu_);
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // Streams attached and neither ended nor taken over (Sub::open).
+  size_t open_streams_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<StreamId, std::unique_ptr<Sub>> subs_
       ABSL_GUARDED_BY(mu_);
   // The stream that currently holds each attached durable subscription.

@@ -72,7 +72,7 @@ absl::Status CheckSubscriptionName(absl::string_view name,
 }
 
 absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
-    const v1::SubscribeRequest& request) {
+    const v1::SubscribeRequest& request, const FilterLimits& filter_limits) {
   SubscribeSpec spec;
   if (!request.subscription().empty()) {
     const absl::Status name =
@@ -81,7 +81,7 @@ absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
     spec.start.subscription = request.subscription();
   }
   absl::StatusOr<Filter> filter =
-      Filter::Compile(request.filter(), FilterTarget::kAlert);
+      Filter::Compile(request.filter(), FilterTarget::kAlert, filter_limits);
   if (!filter.ok()) return filter.status();
   spec.filter = *std::move(filter);
   switch (request.start_case()) {
@@ -147,13 +147,15 @@ class SubscribeReactor final
     : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
       public AlertHub::Stream {
  public:
-  SubscribeReactor(AlertHub* hub, const v1::SubscribeRequest& request)
+  SubscribeReactor(AlertHub* hub, const v1::SubscribeRequest& request,
+                   const FilterLimits& filter_limits)
       : hub_(hub) {
     // Send headers at once so the client sees the stream open even when no
     // alert comes for a while (STYLE.md section 7: never a buffer_hint on a
     // first write).
     StartSendInitialMetadata();
-    absl::StatusOr<SubscribeSpec> spec = ParseSubscribeRequest(request);
+    absl::StatusOr<SubscribeSpec> spec =
+        ParseSubscribeRequest(request, filter_limits);
     absl::StatusOr<AlertHub::StreamId> id =
         spec.ok() ? hub_->Attach(this, std::move(spec->filter), spec->start,
                                  spec->heartbeat)
@@ -205,8 +207,10 @@ class SubscribeReactor final
 class PublishStreamReactor final
     : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse> {
  public:
-  PublishStreamReactor(PublishPipeline* pipeline, Clock* clock)
-      : pipeline_(pipeline), clock_(clock) {
+  // `event_limits` must outlive the reactor.
+  PublishStreamReactor(PublishPipeline* pipeline, Clock* clock,
+                       const EventLimits& event_limits)
+      : pipeline_(pipeline), clock_(clock), event_limits_(event_limits) {
     StartRead(&request_);
   }
 
@@ -219,7 +223,7 @@ class PublishStreamReactor final
         ++outstanding_;
       }
       const absl::Status valid =
-          ValidatePublishRequest(request_, clock_->Now());
+          ValidatePublishRequest(request_, clock_->Now(), event_limits_);
       if (valid.ok()) {
         pipeline_->Submit(
             std::move(request_),
@@ -340,6 +344,7 @@ class PublishStreamReactor final
 
   PublishPipeline* const pipeline_;
   Clock* const clock_;
+  const EventLimits& event_limits_;
   // Owned by the read side: at most one read is in flight.
   v1::PublishRequest request_;
 
@@ -360,18 +365,20 @@ class PublishStreamReactor final
 
 AlertServiceImpl::AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub,
                                    EventStore* store, Executor* executor,
-                                   Clock* clock)
+                                   Clock* clock, const Limits& limits)
     : pipeline_(pipeline),
       hub_(hub),
       store_(store),
       executor_(executor),
-      clock_(clock) {}
+      clock_(clock),
+      limits_(limits) {}
 
 grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
     grpc::CallbackServerContext* context, const v1::PublishRequest* request,
     v1::PublishResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Status valid = ValidatePublishRequest(*request, clock_->Now());
+  const absl::Status valid =
+      ValidatePublishRequest(*request, clock_->Now(), limits_.events);
   if (!valid.ok()) {
     FinishUnary(reactor, valid, "Publish");
     return reactor;
@@ -387,13 +394,13 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
 
 grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>*
 AlertServiceImpl::PublishStream(grpc::CallbackServerContext* /*context*/) {
-  return new PublishStreamReactor(pipeline_, clock_);
+  return new PublishStreamReactor(pipeline_, clock_, limits_.events);
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* AlertServiceImpl::Subscribe(
     grpc::CallbackServerContext* /*context*/,
     const v1::SubscribeRequest* request) {
-  return new SubscribeReactor(hub_, *request);
+  return new SubscribeReactor(hub_, *request, limits_.filter);
 }
 
 grpc::ServerUnaryReactor* AlertServiceImpl::Acknowledge(
@@ -473,7 +480,7 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListAlerts(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListAlertsResponse> result =
-        server::ListAlerts(*store_, *request);
+        server::ListAlerts(*store_, *request, limits_.filter);
     const absl::Status status = result.status();
     if (status.ok()) *response = *std::move(result);
     FinishUnary(reactor, status, "ListAlerts");
@@ -487,7 +494,7 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListEvents(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListEventsResponse> result =
-        server::ListEvents(*store_, *request);
+        server::ListEvents(*store_, *request, limits_.filter);
     const absl::Status status = result.status();
     if (status.ok()) *response = *std::move(result);
     FinishUnary(reactor, status, "ListEvents");

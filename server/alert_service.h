@@ -6,6 +6,7 @@
 #include "server/alert_hub.h"
 #include "server/event_store.h"
 #include "server/executor.h"
+#include "server/limits.h"
 #include "server/publish_pipeline.h"
 
 namespace dipwire::server {
@@ -14,14 +15,17 @@ namespace dipwire::server {
 // thread per call or per subscriber. Handlers are thin: validate, hand the
 // request to the domain (PublishPipeline, AlertHub, the history listings on
 // `executor`), and finish with the converted result. Nothing here blocks a
-// reaction: store reads run on the executor or the hub's workers.
+// reaction: store reads run on the executor or the hub's workers. Requests
+// are checked against `limits`' event and filter limits; the stream and
+// queue limits are the hub's and the pipeline's own.
 //
-// Does not take ownership of its arguments, which must outlive it (and the
-// grpc::Server it is registered with). Safe for concurrent use.
+// Does not take ownership of its pointer arguments, which must outlive it
+// (and the grpc::Server it is registered with); copies `limits`. Safe for
+// concurrent use.
 class AlertServiceImpl final : public v1::AlertService::CallbackService {
  public:
   AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub, EventStore* store,
-                   Executor* executor, Clock* clock);
+                   Executor* executor, Clock* clock, const Limits& limits);
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -58,6 +62,7 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
   EventStore* const store_;
   Executor* const executor_;
   Clock* const clock_;
+  const Limits limits_;
 };
 
 }  // namespace dipwire::server

@@ -191,6 +191,51 @@ bool IsWordStart(char c) {
 
 bool IsWordChar(char c) { return IsWordStart(c) || c == '-'; }
 
+// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong
+// forms, no surrogates, nothing past U+10FFFF) that starts `text`, or 0 when
+// none does.
+size_t Utf8SequenceLength(absl::string_view text) {
+  if (text.empty()) return 0;
+  const auto byte = [text](size_t k) {
+    return static_cast<unsigned char>(text[k]);
+  };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  size_t length = 0;
+  // The range of the second byte, which rules out overlong forms,
+  // surrogates and code points past U+10FFFF.
+  unsigned char low = 0x80;
+  unsigned char high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if ((byte(k) & 0xC0) != 0x80) return 0;
+  }
+  return length;
+}
+
+// The first character of `text` (not empty), escaped for a message. A whole
+// UTF-8 character is kept whole: a message must be valid UTF-8, and a lone
+// byte of a multi-byte character is not. A byte that starts no well-formed
+// character is written as \xNN.
+std::string EscapeCharacter(absl::string_view text) {
+  const size_t length = Utf8SequenceLength(text);
+  if (length == 0) return absl::CHexEscape(text.substr(0, 1));
+  return absl::Utf8SafeCHexEscape(text.substr(0, length));
+}
+
 // Reads the quoted string that opens at byte `open` of `text` into `value`,
 // unescaped; returns the offset just past its closing quote.
 absl::StatusOr<size_t> LexString(absl::string_view text, size_t open,
@@ -209,8 +254,7 @@ absl::StatusOr<size_t> LexString(absl::string_view text, size_t open,
     if (escaped != '"' && escaped != '\\') {
       return ErrorAt(
           text, i,
-          absl::StrCat("unknown escape \\",
-                       absl::Utf8SafeCHexEscape(text.substr(i + 1, 1)),
+          absl::StrCat("unknown escape \\", EscapeCharacter(text.substr(i + 1)),
                        R"( (in a quoted string only \" and \\ are escapes))"));
     }
     value->push_back(escaped);
@@ -348,12 +392,16 @@ bool StartsFactor(TokenKind kind) {
 
 // ---------------------------------------------------------------------------
 // Parser: recursive descent over the token list. Recursion happens only at
-// "(", which is capped at Filter::kMaxDepth.
+// "(", which is capped at FilterLimits::max_depth.
 
 class Parser {
  public:
-  Parser(absl::string_view text, FilterTarget target, std::vector<Token> tokens)
-      : text_(text), target_(target), tokens_(std::move(tokens)) {}
+  Parser(absl::string_view text, FilterTarget target, int max_depth,
+         std::vector<Token> tokens)
+      : text_(text),
+        target_(target),
+        max_depth_(max_depth),
+        tokens_(std::move(tokens)) {}
 
   absl::StatusOr<Node> ParseFilter() {
     DIPWIRE_ASSIGN_OR_RETURN(Node root, ParseExpression(0));
@@ -414,7 +462,7 @@ class Parser {
   }
 
   // The grammar's own recursion: ParseSimple recurses only at "(", and
-  // refuses to nest deeper than Filter::kMaxDepth.
+  // refuses to nest deeper than FilterLimits::max_depth.
   // NOLINTBEGIN(misc-no-recursion)
 
   // expression = sequence { "AND" sequence }
@@ -472,9 +520,10 @@ class Parser {
       return ParseRestriction();
     }
     if (open.kind != TokenKind::kLParen) return ExpectedRestriction();
-    if (depth >= Filter::kMaxDepth) {
+    if (depth >= max_depth_) {
       return ErrorAt(text_, open.offset,
-                     absl::StrCat("nesting deeper than ", Filter::kMaxDepth));
+                     absl::StrCat("nesting deeper than ", max_depth_,
+                                  " (--max-filter-depth=", max_depth_, ")"));
     }
     const size_t open_offset = open.offset;
     Advance();
@@ -646,6 +695,7 @@ class Parser {
 
   const absl::string_view text_;
   const FilterTarget target_;
+  const int max_depth_;
   const std::vector<Token> tokens_;
   // Index of the next token; tokens_ ends with kEnd.
   size_t pos_ = 0;
@@ -769,7 +819,7 @@ bool HasElement(const Node& node, Subject& subject) {
 }
 
 // Recursion follows the tree, whose depth the parser caps at
-// Filter::kMaxDepth (AND and OR nodes are flattened).
+// FilterLimits::max_depth (AND and OR nodes are flattened).
 // NOLINTBEGIN(misc-no-recursion)
 bool Evaluate(const Node& node, Subject& subject) {
   switch (node.kind) {
@@ -842,16 +892,19 @@ Filter::Filter(FilterTarget target,
     : target_(target), root_(std::move(root)) {}
 
 absl::StatusOr<Filter> Filter::Compile(absl::string_view text,
-                                       FilterTarget target) {
-  if (CountCharacters(text, kMaxLength) > static_cast<size_t>(kMaxLength)) {
+                                       FilterTarget target,
+                                       const FilterLimits& limits) {
+  const auto max_length = static_cast<size_t>(std::max(limits.max_length, 0));
+  if (CountCharacters(text, max_length) > max_length) {
     return ErrorAt(
-        text, OffsetOfCharacter(text, kMaxLength),
-        absl::StrCat("filter is longer than ", kMaxLength, " characters"));
+        text, OffsetOfCharacter(text, max_length),
+        absl::StrCat("filter is longer than ", max_length,
+                     " characters (--max-filter-length=", max_length, ")"));
   }
   if (absl::StripAsciiWhitespace(text).empty()) return Filter(target, nullptr);
   std::vector<Token> tokens;
   DIPWIRE_RETURN_IF_ERROR(Lex(text, &tokens));
-  Parser parser(text, target, std::move(tokens));
+  Parser parser(text, target, limits.max_depth, std::move(tokens));
   DIPWIRE_ASSIGN_OR_RETURN(Node root, parser.ParseFilter());
   return Filter(target, std::make_shared<const Node>(std::move(root)));
 }

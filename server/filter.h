@@ -18,6 +18,21 @@ namespace filter_internal {
 struct Node;
 }  // namespace filter_internal
 
+// How much filter text Compile accepts; dipwired's --max-filter-length and
+// --max-filter-depth (README.md, "Limits"). The bounds keep what a hostile
+// filter costs to compile and evaluate (time, and stack for the recursive
+// descent) small. Over either, Compile fails with INVALID_ARGUMENT naming
+// the limit and its flag, e.g.
+//   filter: column 65: nesting deeper than 64 (--max-filter-depth=64)
+struct FilterLimits {
+  // Longest filter text, in characters (UTF-8 code points). A filter people
+  // write is a line or two; one generated from a watch list of a few hundred
+  // names still fits.
+  int max_length = 4096;
+  // Deepest parenthesis nesting. People nest three or four levels.
+  int max_depth = 64;
+};
+
 // A compiled filter in dipwire's subset of AIP-160 (DESIGN.md, "Filter
 // language"). Compiled once per subscription or listing, then evaluated per
 // alert or event without allocating.
@@ -59,29 +74,31 @@ struct Node;
 //               AIP-160 allows.
 //
 // Bare terms (a value without a field, e.g. `ceasefire`) are not supported.
-// A filter is at most kMaxLength characters long and nests parentheses at
-// most kMaxDepth deep, so hostile input costs bounded time and stack.
+// A filter is at most FilterLimits::max_length characters long and nests
+// parentheses at most FilterLimits::max_depth deep, so hostile input costs
+// bounded time and stack.
 //
 // A Filter is immutable after Compile and cheap to copy (copies share the
 // compiled tree); it is safe for concurrent use from multiple threads.
 class Filter {
  public:
-  // Longest filter text accepted, in characters (UTF-8 code points).
-  static constexpr int kMaxLength = 4096;
-  // Deepest parenthesis nesting accepted.
-  static constexpr int kMaxDepth = 64;
+  // The default limits (FilterLimits): the longest filter text accepted, in
+  // characters, and the deepest parenthesis nesting.
+  static constexpr int kMaxLength = FilterLimits().max_length;
+  static constexpr int kMaxDepth = FilterLimits().max_depth;
 
   // Parses and type-checks `text` for `target`. An empty (or all white
   // space) text matches everything.
   //
   // Returns INVALID_ARGUMENT for a syntax error, an unknown field, an
-  // operator a field does not support, a bad value, or a text over the
-  // limits above; the message names the 1-based column (in characters, not
+  // operator a field does not support, a bad value, or a text over
+  // `limits`; the message names the 1-based column (in characters, not
   // bytes) where the problem starts, e.g.
   //   filter: column 8: unknown field "colour" (known fields: type, ...)
   // Never blocks.
-  static absl::StatusOr<Filter> Compile(absl::string_view text,
-                                        FilterTarget target);
+  static absl::StatusOr<Filter> Compile(
+      absl::string_view text, FilterTarget target,
+      const FilterLimits& limits = FilterLimits());
 
   // A filter over alerts that matches everything.
   Filter();

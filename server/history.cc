@@ -80,10 +80,11 @@ absl::StatusOr<uint64_t> StartAfter(const std::string& token,
 }  // namespace
 
 absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
-    EventStore& store, const v1::ListAlertsRequest& request) {
+    EventStore& store, const v1::ListAlertsRequest& request,
+    const FilterLimits& filter_limits) {
   DIPWIRE_ASSIGN_OR_RETURN(
       const Filter filter,
-      Filter::Compile(request.filter(), FilterTarget::kAlert));
+      Filter::Compile(request.filter(), FilterTarget::kAlert, filter_limits));
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("alerts", request.filter());
@@ -113,10 +114,11 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
 }
 
 absl::StatusOr<v1::ListEventsResponse> ListEvents(
-    EventStore& store, const v1::ListEventsRequest& request) {
+    EventStore& store, const v1::ListEventsRequest& request,
+    const FilterLimits& filter_limits) {
   DIPWIRE_ASSIGN_OR_RETURN(
       const Filter filter,
-      Filter::Compile(request.filter(), FilterTarget::kEvent));
+      Filter::Compile(request.filter(), FilterTarget::kEvent, filter_limits));
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("events", request.filter());

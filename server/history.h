@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "dipwire/v1/alerts.pb.h"
 #include "server/event_store.h"
+#include "server/filter.h"
 
 namespace dipwire::server {
 
@@ -18,11 +19,14 @@ namespace dipwire::server {
 // filter. No next_page_token means the end of the log was reached.
 //
 // Both block on the store; call them off gRPC reaction threads. Errors:
-// INVALID_ARGUMENT (filter, page size, page token), or the store's.
+// INVALID_ARGUMENT (filter, page size, page token; the filter is compiled
+// under `filter_limits`), or the store's.
 absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
-    EventStore& store, const v1::ListAlertsRequest& request);
+    EventStore& store, const v1::ListAlertsRequest& request,
+    const FilterLimits& filter_limits = FilterLimits());
 absl::StatusOr<v1::ListEventsResponse> ListEvents(
-    EventStore& store, const v1::ListEventsRequest& request);
+    EventStore& store, const v1::ListEventsRequest& request,
+    const FilterLimits& filter_limits = FilterLimits());
 
 }  // namespace dipwire::server
 

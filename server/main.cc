@@ -1,6 +1,7 @@
 // dipwired: the dipwire server. Parses flags, starts the server, prints
 // "listening on HOST:PORT", and shuts down cleanly on SIGTERM or SIGINT.
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -9,17 +10,37 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/logging.h"
+#include "server/limits.h"
 #include "server/server.h"
 
 namespace {
 
-constexpr absl::string_view kUsage =
+using dipwire::server::LimitFlag;
+
+constexpr absl::string_view kUsageHead =
     "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] "
-    "[--log-level debug|info|warning|error]\n"
+    "[--log-level debug|info|warning|error] [--max-... N]\n"
     "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
     "               port 0 picks a free port)\n"
     "  --data-dir   where the embedded SQLite store lives (default ./data)\n"
-    "  --log-level  minimum level of log lines on stderr (default info)\n";
+    "  --log-level  minimum level of log lines on stderr (default info)\n"
+    "limits (N a whole number of at least 1; README.md, \"Limits\"):\n";
+
+// The usage text; the limits' defaults come from a default Limits.
+std::string Usage() {
+  std::string usage(kUsageHead);
+  const dipwire::server::Limits defaults;
+  size_t width = 0;
+  for (const LimitFlag& flag : dipwire::server::LimitFlags()) {
+    width = std::max(width, flag.name.size());
+  }
+  for (const LimitFlag& flag : dipwire::server::LimitFlags()) {
+    absl::StrAppend(&usage, "  ", flag.name,
+                    std::string(width + 2 - flag.name.size(), ' '), flag.help,
+                    "; default ", flag.get(defaults), "\n");
+  }
+  return usage;
+}
 
 struct Flags {
   dipwire::server::ServerOptions server;
@@ -42,22 +63,32 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       has_value = true;
     }
     std::string* target = nullptr;
+    const LimitFlag* limit = dipwire::server::FindLimitFlag(name);
     if (name == "--listen") {
       target = &flags->server.listen;
     } else if (name == "--data-dir") {
       target = &flags->server.data_dir;
     } else if (name == "--log-level") {
       target = &flags->log_level;
-    } else {
-      std::cerr << "dipwired: unknown flag " << arg << "\n" << kUsage;
+    } else if (limit == nullptr) {
+      std::cerr << "dipwired: unknown flag " << arg << "\n" << Usage();
       return ParseResult::kUsageError;
     }
     if (!has_value) {
       if (i + 1 >= argc) {
-        std::cerr << "dipwired: " << name << " needs a value\n" << kUsage;
+        std::cerr << "dipwired: " << name << " needs a value\n" << Usage();
         return ParseResult::kUsageError;
       }
       value = argv[++i];
+    }
+    if (limit != nullptr) {
+      const absl::Status set =
+          dipwire::server::SetLimitFlag(*limit, value, &flags->server.limits);
+      if (!set.ok()) {
+        std::cerr << "dipwired: " << set.message() << "\n" << Usage();
+        return ParseResult::kUsageError;
+      }
+      continue;
     }
     *target = value;
   }
@@ -88,7 +119,7 @@ int main(int argc, char** argv) {
     case ParseResult::kRun:
       break;
     case ParseResult::kHelp:
-      std::cout << kUsage;
+      std::cout << Usage();
       return 0;
     case ParseResult::kUsageError:
       return 2;

@@ -105,15 +105,32 @@ absl::Status PublishPipeline::Recover() {
 }
 
 void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
+  const auto events = static_cast<size_t>(request.events_size());
+  bool stopping = false;
+  size_t queued = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_) {
+    stopping = stopping_;
+    if (!stopping && (queue_.empty() ||
+                      queued_events_ + events <= options_.max_pending_events)) {
+      queued_events_ += events;
       queue_.push_back(Pending{std::move(request), std::move(done)});
       return;
     }
+    queued = queued_events_;
   }
-  std::move(done)(absl::UnavailableError(
-      "the server is shutting down; nothing of this request was stored"));
+  // Answered outside the lock: `done` may take the caller's own locks.
+  if (stopping) {
+    std::move(done)(absl::UnavailableError(
+        "the server is shutting down; nothing of this request was stored"));
+    return;
+  }
+  std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+      "publish queue full: ", queued,
+      " events wait to be committed and this request adds ", events,
+      "; at most ", options_.max_pending_events,
+      " may wait (--max-pending-events=", options_.max_pending_events,
+      "); nothing of this request was stored; retry after a short backoff")));
 }
 
 void PublishPipeline::Stop() {
@@ -141,6 +158,7 @@ void PublishPipeline::WriterLoop() {
              (group.empty() || events + queue_.front().request.events_size() <=
                                    options_.max_group_events)) {
         events += queue_.front().request.events_size();
+        queued_events_ -= queue_.front().request.events_size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

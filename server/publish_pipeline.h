@@ -21,6 +21,7 @@
 #include "server/alert_engine.h"
 #include "server/alert_hub.h"
 #include "server/event_store.h"
+#include "server/limits.h"
 
 namespace dipwire::server {
 
@@ -28,6 +29,11 @@ struct PublishPipelineOptions {
   // Events committed in one transaction at most (group commit). A single
   // batch larger than this still commits whole, alone.
   size_t max_group_events = 4096;
+  // Events queued for the writer at most (dipwired's --max-pending-events).
+  // A batch that would queue more is refused at once with
+  // RESOURCE_EXHAUSTED; a batch submitted to an empty queue is always taken,
+  // whatever its size.
+  size_t max_pending_events = Limits().max_pending_events;
 };
 
 // The single writer of the log. Publish batches (validated by the caller)
@@ -63,7 +69,11 @@ class PublishPipeline {
   PublishPipeline& operator=(const PublishPipeline&) = delete;
 
   // Queues a batch that passed ValidatePublishRequest. `done` runs exactly
-  // once. Never blocks on I/O. After Stop, answers UNAVAILABLE at once.
+  // once. Never blocks on I/O. Answers at once (on the caller's thread,
+  // before Submit returns) with RESOURCE_EXHAUSTED when the queue holds
+  // max_pending_events already ("publish queue full ...
+  // (--max-pending-events=N)"; nothing of the batch is stored and a retry
+  // after a short backoff may succeed), and after Stop with UNAVAILABLE.
   void Submit(v1::PublishRequest request, Callback done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -135,6 +145,8 @@ class PublishPipeline {
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  // The events of the batches in queue_.
+  size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 

@@ -42,21 +42,28 @@ class Server::Impl {
     SqliteEventStoreOptions store_options;
     store_options.data_dir = options.data_dir;
     DIPWIRE_ASSIGN_OR_RETURN(store_, SqliteEventStore::Open(store_options));
-    hub_ = std::make_unique<AlertHub>(store_.get(), Clock::Real());
+    const Limits& limits = options.limits;
+    AlertHubOptions hub_options;
+    hub_options.max_streams = static_cast<size_t>(limits.max_streams);
+    hub_ = std::make_unique<AlertHub>(store_.get(), Clock::Real(), hub_options);
     DIPWIRE_RETURN_IF_ERROR(hub_->Start());
+    PublishPipelineOptions pipeline_options;
+    pipeline_options.max_pending_events = limits.max_pending_events;
     DIPWIRE_ASSIGN_OR_RETURN(
-        pipeline_,
-        PublishPipeline::Start(store_.get(), hub_.get(), Clock::Real()));
+        pipeline_, PublishPipeline::Start(store_.get(), hub_.get(),
+                                          Clock::Real(), pipeline_options));
     replayed_events_ = pipeline_->replayed_events();
     executor_ = std::make_unique<Executor>(kListingThreads);
     service_ = std::make_unique<AlertServiceImpl>(pipeline_.get(), hub_.get(),
                                                   store_.get(), executor_.get(),
-                                                  Clock::Real());
+                                                  Clock::Real(), limits);
 
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(service_.get());
+    // gRPC refuses a larger request itself, with RESOURCE_EXHAUSTED.
+    builder.SetMaxReceiveMessageSize(limits.max_message_bytes);
     // Notice dead peers on long-lived streams.
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
     builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);

@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/limits.h"
 
 namespace dipwire::server {
 
@@ -14,6 +15,9 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   // Where the embedded store keeps its database.
   std::string data_dir = "./data";
+  // What one request, one client and all publishers together may ask of
+  // the server (README.md, "Limits").
+  Limits limits;
 };
 
 // A running dipwired: the store, the log replayed into the alert engine, the

@@ -2,6 +2,7 @@
 
 #include <initializer_list>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -672,20 +673,216 @@ TEST(EventValidationTest, RepeatInLargeBatchNamesTheEarliestRepeat) {
 }
 
 TEST(EventValidationTest, OversizedEventIsResourceExhaustedNamingIt) {
+  const EventLimits limits;
   PublishRequest request;
   *request.add_events() = ValidTrade();
   DiplomaticEvent big = ValidPeaceTalk();
   big.set_event_id("big-1");
   big.set_summary(std::string(kMaxEventBytes, 'x'));
   *request.add_events() = big;
-  EXPECT_THAT(ValidatePublishRequest(request, Now()),
+  EXPECT_THAT(ValidatePublishRequest(request, Now(), limits),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        AllOf(HasSubstr("events[1] (event_id \"big-1\")"),
-                             HasSubstr("limit is 262144"))));
+                             HasSubstr("limit is 262144 bytes "
+                                       "(--max-event-bytes=262144)"))));
   // Just under the limit is fine.
   request.mutable_events(1)->set_summary(
       std::string(kMaxEventBytes - 200, 'x'));
+  EXPECT_THAT(ValidatePublishRequest(request, Now(), limits), IsOk());
+}
+
+TEST(EventValidationTest, OversizedEventIsRefusedForItsSizeBeforeItsFields) {
+  DiplomaticEvent big = ValidTrade();
+  big.set_summary(std::string(kMaxEventBytes, 'x'));
+  big.mutable_trade()->set_year(1850);
+  EXPECT_THAT(ValidatePublishRequest(Batch({big}), Now()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("(--max-event-bytes=262144)")));
+}
+
+// --- Limits -----------------------------------------------------------------
+
+TEST(EventValidationTest, EventBytesLimitIsConfigurable) {
+  const DiplomaticEvent event = ValidMeeting();
+  const size_t size = event.ByteSizeLong();
+  EventLimits limits;
+  limits.max_event_bytes = size;
+  EXPECT_THAT(ValidatePublishRequest(Batch({event}), Now(), limits), IsOk());
+  limits.max_event_bytes = size - 1;
+  EXPECT_THAT(
+      ValidatePublishRequest(Batch({event}), Now(), limits),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               absl::StrCat("events[0] (event_id \"tass-0412\"): the event is ",
+                            size, " bytes serialized; the limit is ", size - 1,
+                            " bytes (--max-event-bytes=", size - 1,
+                            "); shorten summary, detail or topics")));
+}
+
+TEST(EventValidationTest, BatchOverMaxEventsIsResourceExhaustedBeforeAnyEvent) {
+  EventLimits limits;
+  limits.max_batch_events = 3;
+  EXPECT_THAT(ValidatePublishRequest(
+                  Batch({ValidMeeting(), ValidTrade(), ValidPeaceTalk()}),
+                  Now(), limits),
+              IsOk());
+  DiplomaticEvent invalid = ValidTrade();
+  invalid.set_event_id("bad");
+  invalid.mutable_trade()->set_year(1);
+  EXPECT_THAT(ValidatePublishRequest(Batch({ValidMeeting(), ValidTrade(),
+                                            ValidPeaceTalk(), invalid}),
+                                     Now(), limits),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "events: 4 events in one request; at most 3 are allowed "
+                       "(--max-batch-events=3); split the batch"));
+}
+
+TEST(EventValidationTest, DefaultLimitsAreTheDocumentedOnes) {
+  const EventLimits limits;
+  EXPECT_EQ(limits.max_batch_events, 1000);
+  EXPECT_EQ(limits.max_event_bytes, kMaxEventBytes);
+  // By default a summary may fill the event: only the event's size binds.
+  EXPECT_EQ(limits.max_summary_length, kMaxEventBytes);
+  EXPECT_EQ(limits.max_field_length, 2048U);
+  // And the forms without limits apply the defaults.
+  DiplomaticEvent event = ValidMeeting();
+  event.set_summary(std::string(200'000, 's'));
+  EXPECT_THAT(Validate(event), IsOk());
+  event.set_summary(std::string(kMaxEventBytes + 1, 's'));
+  EXPECT_THAT(Validate(event), InvalidWith("(--max-summary-length=262144)"));
+  event.set_summary("");
+  event.mutable_source()->set_url(std::string(2048, 'u'));
+  EXPECT_THAT(Validate(event), IsOk());
+  event.mutable_source()->set_url(std::string(2049, 'u'));
+  EXPECT_THAT(Validate(event), InvalidWith("(--max-field-length=2048)"));
+  PublishRequest request;
+  for (int i = 0; i < 1001; ++i) {
+    *request.add_events() = ValidTrade();
+    request.mutable_events(i)->set_event_id(absl::StrCat("t", i));
+  }
+  EXPECT_THAT(ValidatePublishRequest(request, Now()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("(--max-batch-events=1000)")));
+  request.mutable_events()->RemoveLast();
   EXPECT_THAT(ValidatePublishRequest(request, Now()), IsOk());
+}
+
+TEST(EventValidationTest, SummaryAndDetailLengthCountCharacters) {
+  EventLimits limits;
+  limits.max_summary_length = 10;
+  DiplomaticEvent event = ValidMeeting();
+  // Ten characters of two bytes each: 20 bytes, but within 10 characters.
+  std::string ten;
+  for (int i = 0; i < 10; ++i) ten += "é";
+  event.set_summary(ten);
+  EXPECT_THAT(ValidateEvent(event, "events[0]", Now(), limits), IsOk());
+  event.set_summary(ten + "!");
+  const absl::Status status = ValidateEvent(event, "events[0]", Now(), limits);
+  EXPECT_THAT(status,
+              StatusIs(kInvalid,
+                       absl::StrCat("events[0] (event_id \"tass-0412\"): "
+                                    "events[0].summary: \"",
+                                    ten,
+                                    "!\" is 11 characters long; at most 10 "
+                                    "are allowed (--max-summary-length=10)")));
+
+  DiplomaticEvent talk = ValidPeaceTalk();
+  talk.mutable_peace_talk()->set_detail(std::string(10, 'd'));
+  EXPECT_THAT(ValidateEvent(talk, "events[2]", Now(), limits), IsOk());
+  talk.mutable_peace_talk()->set_detail(std::string(11, 'd'));
+  EXPECT_THAT(ValidateEvent(talk, "events[2]", Now(), limits),
+              StatusIs(kInvalid,
+                       AllOf(StartsWith("events[2] (event_id \"reuters_77\"): "
+                                        "events[2].peace_talk.detail: "),
+                             HasSubstr("is 11 characters long; at most 10 are "
+                                       "allowed (--max-summary-length=10)"))));
+}
+
+TEST(EventValidationTest, LongValueIsCutInTheMessageAtACharacterBoundary) {
+  EventLimits limits;
+  limits.max_summary_length = 40;
+  DiplomaticEvent event = ValidMeeting();
+  std::string summary;
+  for (int i = 0; i < 41; ++i) summary += "日";  // 3 bytes each
+  event.set_summary(summary);
+  const absl::Status status = ValidateEvent(event, "events[0]", Now(), limits);
+  EXPECT_THAT(status, InvalidWith("\"... is 41 characters long"));
+  EXPECT_TRUE(FitsAProtoString(status)) << status;
+}
+
+// Every other free-text field: at the limit it passes; one character more
+// fails, naming the field's path and the flag.
+TEST(EventValidationTest, FieldLengthLimitAppliesToEveryOtherTextField) {
+  struct Case {
+    DiplomaticEvent event;
+    std::string path;
+    void (*set)(DiplomaticEvent* event, const std::string& value);
+  };
+  // The valid events with every text field under 12 characters.
+  DiplomaticEvent meeting = ValidMeeting();
+  meeting.mutable_source()->clear_url();
+  meeting.mutable_meeting()->set_meeting_id("lw-2024");
+  meeting.mutable_meeting()->mutable_participants(0)->set_name("Lavrov");
+  DiplomaticEvent trade = ValidTrade();
+  trade.mutable_trade()->set_reporter("customs");
+  DiplomaticEvent talk = ValidPeaceTalk();
+  talk.mutable_peace_talk()->set_process_id("ukraine");
+  talk.mutable_peace_talk()->set_title("summit");
+  const std::vector<Case> cases = {
+      {meeting, "source.outlet",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_source()->set_outlet(v);
+       }},
+      {meeting, "source.url",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_source()->set_url(v);
+       }},
+      {meeting, "meeting.meeting_id",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_meeting()->set_meeting_id(v);
+       }},
+      {meeting, "meeting.participants[1].name",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_meeting()->mutable_participants(1)->set_name(v);
+       }},
+      {meeting, "meeting.city",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_meeting()->set_city(v);
+       }},
+      {meeting, "meeting.topics[0]",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_meeting()->set_topics(0, v);
+       }},
+      {trade, "trade.reporter",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_trade()->set_reporter(v);
+       }},
+      {talk, "peace_talk.process_id",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_peace_talk()->set_process_id(v);
+       }},
+      {talk, "peace_talk.title",
+       [](DiplomaticEvent* e, const std::string& v) {
+         e->mutable_peace_talk()->set_title(v);
+       }},
+  };
+  EventLimits limits;
+  limits.max_field_length = 12;
+  for (const Case& c : cases) {
+    DiplomaticEvent event = c.event;
+    c.set(&event, "Genève Talks");  // 12 characters, 13 bytes
+    EXPECT_THAT(ValidateEvent(event, "events[4]", Now(), limits), IsOk())
+        << c.path;
+    event = c.event;
+    c.set(&event, "Genève Talks!");
+    EXPECT_THAT(
+        ValidateEvent(event, "events[4]", Now(), limits),
+        StatusIs(kInvalid,
+                 HasSubstr(absl::StrCat(
+                     "): events[4].", c.path,
+                     ": \"Genève Talks!\" is 13 characters long; "
+                     "at most 12 are allowed (--max-field-length=12)"))))
+        << c.path;
+  }
 }
 
 }  // namespace

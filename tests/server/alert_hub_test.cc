@@ -250,5 +250,65 @@ TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   hub.Stop();
 }
 
+TEST_F(AlertHubTest, MaxStreamsBoundsOpenStreamsAndAnEndedOneFreesItsPlace) {
+  AlertHubOptions options;
+  options.max_streams = 2;
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+
+  StartSpec durable;
+  durable.subscription = "desk";
+  durable.kind = StartSpec::Kind::kResume;
+  RecordingStream first;
+  RecordingStream second;
+  auto first_id = hub.Attach(&first, Filter(), durable, absl::Hours(1));
+  ASSERT_THAT(first_id, IsOk());
+  first.Attach(&hub, *first_id);
+  auto second_id = hub.Attach(&second, Filter(), StartSpec(), absl::Hours(1));
+  ASSERT_THAT(second_id, IsOk());
+  second.Attach(&hub, *second_id);
+  EXPECT_EQ(hub.open_stream_count(), 2U);
+
+  // N open: the N+1th is refused, naming the limit; nothing is attached.
+  RecordingStream third;
+  EXPECT_THAT(
+      hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1)).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted,
+               "too many concurrent streams: this server serves at most 2 "
+               "Subscribe streams at once (--max-streams=2); retry later"));
+  EXPECT_EQ(hub.stream_count(), 2U);
+
+  // A takeover replaces the stream it ends, so it is let in at the limit.
+  RecordingStream takeover;
+  auto takeover_id = hub.Attach(&takeover, Filter(), durable, absl::Hours(1));
+  ASSERT_THAT(takeover_id, IsOk());
+  takeover.Attach(&hub, *takeover_id);
+  EXPECT_THAT(first.AwaitEnd(), StatusIs(absl::StatusCode::kAborted));
+  hub.Detach(*first_id);
+  EXPECT_EQ(hub.open_stream_count(), 2U);
+  EXPECT_THAT(
+      hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1)).status(),
+      StatusIs(absl::StatusCode::kResourceExhausted));
+
+  // Once a stream has ended (before its call is even done), its place is
+  // free.
+  hub.Cancel(*second_id);
+  EXPECT_THAT(second.AwaitEnd(), StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(hub.open_stream_count(), 1U);
+  auto third_id = hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1));
+  ASSERT_THAT(third_id, IsOk());
+  third.Attach(&hub, *third_id);
+  hub.Detach(*second_id);
+  EXPECT_EQ(hub.open_stream_count(), 2U);
+
+  hub.BeginShutdown();
+  EXPECT_THAT(takeover.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(third.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  hub.Detach(*takeover_id);
+  hub.Detach(*third_id);
+  EXPECT_EQ(hub.open_stream_count(), 0U);
+  hub.Stop();
+}
+
 }  // namespace
 }  // namespace dipwire::server

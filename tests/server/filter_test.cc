@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -624,6 +625,42 @@ TEST(FilterTest, UnknownEscapeIsRejected) {
               ErrorAt(12, "unknown escape \\n ("));
 }
 
+// A message travels in proto string fields (RequestError.message, and
+// grpc-message), which a client fails to parse unless it is valid UTF-8.
+bool IsValidUtf8(absl::string_view text) {
+  v1::RequestError error;
+  error.set_message(std::string(text));
+  v1::RequestError received;
+  return received.ParseFromString(error.SerializeAsString());
+}
+
+// A fuzz finding: the escape was quoted one byte long, which put the lone
+// lead byte of "é" in the message.
+TEST(FilterTest, UnknownEscapeBeforeNonAsciiQuotesTheWholeCharacter) {
+  for (const std::string character : {"é", "日", "🕊"}) {
+    const absl::Status status =
+        CompileError(absl::StrCat("headline:\"\\", character, "\""));
+    EXPECT_THAT(status, ErrorAt(11, absl::StrCat("unknown escape \\", character,
+                                                 " (")));
+    EXPECT_TRUE(IsValidUtf8(status.message())) << status;
+  }
+  // A byte that starts no well-formed character (the text is not UTF-8:
+  // a lone byte, a lead byte without its continuation, a surrogate) is
+  // written as \xNN.
+  const std::array<std::pair<std::string, std::string>, 3> invalid = {{
+      {"\xe9\"", "\\xe9"},
+      {"\xc3(\"", "\\xc3"},
+      {"\xed\xa0\x80\"", "\\xed"},
+  }};
+  for (const auto& [bytes, escaped] : invalid) {
+    const absl::Status status =
+        CompileError(absl::StrCat("headline:\"\\", bytes));
+    EXPECT_THAT(status,
+                ErrorAt(11, absl::StrCat("unknown escape \\", escaped, " (")));
+    EXPECT_TRUE(IsValidUtf8(status.message())) << status;
+  }
+}
+
 TEST(FilterTest, UnbalancedParenthesesPointAtTheUnmatchedOne) {
   EXPECT_THAT(CompileError("(type = TRADE_RECORD"),
               ErrorAt(1, "unbalanced \"(\""));
@@ -723,6 +760,49 @@ TEST(FilterTest, LengthIsCapped) {
   EXPECT_THAT(CompileError(longest + " "),
               ErrorAt(max + 1, absl::StrCat("filter is longer than ", max,
                                             " characters")));
+}
+
+TEST(FilterTest, LimitsAreConfigurableAndErrorsNameTheirFlags) {
+  FilterLimits limits;
+  limits.max_length = 20;
+  limits.max_depth = 2;
+  // 20 characters ("é" counts once) pass; 21 fail, naming the flag.
+  const std::string twenty = "headline:\"ééééééééé\"";
+  EXPECT_THAT(Filter::Compile(twenty, FilterTarget::kAlert, limits), IsOk());
+  EXPECT_THAT(
+      Filter::Compile(twenty + " ", FilterTarget::kAlert, limits).status(),
+      ErrorAt(21,
+              "filter is longer than 20 characters "
+              "(--max-filter-length=20)"));
+  // Nesting 2 deep passes; 3 fail, naming the flag.
+  EXPECT_THAT(Filter::Compile("((kind = trade))", FilterTarget::kEvent, limits),
+              IsOk());
+  EXPECT_THAT(
+      Filter::Compile("(((kind = trade)))", FilterTarget::kEvent, limits)
+          .status(),
+      ErrorAt(3, "nesting deeper than 2 (--max-filter-depth=2)"));
+  // The same limits apply to event and alert filters.
+  EXPECT_THAT(
+      Filter::Compile("(((severity = LOW)))", FilterTarget::kAlert, limits)
+          .status(),
+      ErrorAt(3, "nesting deeper than 2 (--max-filter-depth=2)"));
+}
+
+TEST(FilterTest, DeepestNestingTheFlagAllowsCompilesAndEvaluates) {
+  // dipwired's --max-filter-depth accepts at most 256 (server/limits.cc):
+  // the recursion must fit an ordinary thread's stack, also under ASan.
+  FilterLimits limits;
+  limits.max_depth = 256;
+  limits.max_length = 1 << 20;
+  const std::string deepest = absl::StrCat(
+      std::string(256, '('), "NOT severity = LOW", std::string(256, ')'));
+  absl::StatusOr<Filter> filter =
+      Filter::Compile(deepest, FilterTarget::kAlert, limits);
+  ASSERT_THAT(filter, IsOk());
+  EXPECT_TRUE(
+      filter->Matches(MakeAlert(v1::Alert::TRADE_RECORD, v1::Alert::HIGH, {})));
+  EXPECT_FALSE(
+      filter->Matches(MakeAlert(v1::Alert::TRADE_UPDATE, v1::Alert::LOW, {})));
 }
 
 TEST(FilterTest, LongChainsCompileAndEvaluate) {

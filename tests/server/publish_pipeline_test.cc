@@ -1,5 +1,6 @@
 #include "server/publish_pipeline.h"
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -193,6 +194,69 @@ TEST_F(PublishPipelineTest, EveryBatchOfAFailedGroupGetsTheCommitError) {
   EXPECT_THAT(a, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_THAT(b, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(failing_->appends(), 2);
+}
+
+TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
+  pipeline_->Stop();
+  PublishPipelineOptions options;
+  options.max_pending_events = 3;
+  auto pipeline =
+      PublishPipeline::Start(failing_.get(), hub_.get(), &clock_, options);
+  ASSERT_THAT(pipeline, IsOk());
+  pipeline_ = *std::move(pipeline);
+
+  // The writer takes p0 and waits in its commit; what follows queues.
+  failing_->HoldAppends();
+  std::array<absl::StatusOr<v1::PublishResponse>, 4> results;
+  std::array<absl::Notification, 4> done;
+  auto submit = [&](size_t slot, v1::PublishRequest request) {
+    pipeline_->Submit(std::move(request),
+                      [result = &results[slot], notification = &done[slot]](
+                          absl::StatusOr<v1::PublishResponse> r) {
+                        *result = std::move(r);
+                        notification->Notify();
+                      });
+  };
+  submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
+  for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(failing_->append_waiting());
+  v1::PublishRequest two = PeaceBatch("a1", v1::PeaceTalkUpdate::STALLED);
+  *two.add_events() = PeaceBatch("a2", v1::PeaceTalkUpdate::AGREED).events(0);
+  two.mutable_events(1)->mutable_peace_talk()->set_process_id("other");
+  submit(1, std::move(two));
+  submit(2, PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED));  // 3 queued: full
+  // One event more is refused at once, before Submit returns.
+  submit(3, PeaceBatch("c", v1::PeaceTalkUpdate::COLLAPSED));
+  ASSERT_TRUE(done[3].HasBeenNotified());
+  EXPECT_THAT(results[3],
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "publish queue full: 3 events wait to be committed and "
+                       "this request adds 1; at most 3 may wait "
+                       "(--max-pending-events=3); nothing of this request was "
+                       "stored; retry after a short backoff"));
+  EXPECT_FALSE(done[1].HasBeenNotified());
+
+  failing_->ReleaseAppends();
+  for (size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_THAT(results[i], IsOk()) << i;
+  }
+  // Drained, the queue takes the refused batch, and also one larger than
+  // the limit when it is empty (a batch is never refused for its own size).
+  EXPECT_THAT(Publish(PeaceBatch("c", v1::PeaceTalkUpdate::COLLAPSED)), IsOk());
+  v1::PublishRequest big;
+  for (int i = 0; i < 5; ++i) {
+    *big.add_events() =
+        PeaceBatch(absl::StrCat("big", i), v1::PeaceTalkUpdate::PROPOSED)
+            .events(0);
+    big.mutable_events(i)->mutable_peace_talk()->set_process_id(
+        absl::StrCat("process-", i));
+  }
+  auto accepted = Publish(std::move(big));
+  ASSERT_THAT(accepted, IsOk());
+  EXPECT_THAT(accepted->results(), SizeIs(5));
 }
 
 }  // namespace
