@@ -49,7 +49,11 @@ Commands:
                        per event and a summary.
       --batch N          events per Publish call (default 100); the server
                          stores each batch whole or not at all
-  subscribe            Stream alerts until Ctrl-C (or --limit).
+  subscribe            Stream alerts until Ctrl-C (or --limit). When the
+                       connection drops or the server restarts, it says so on
+                       standard error and resubscribes by itself (waits from
+                       100ms growing to 10s, with jitter) after the last
+                       printed alert: nothing skipped, nothing printed twice.
       --filter EXPR      AIP-160 filter, e.g. "severity >= HIGH" (default: all)
       --from START       earliest, latest (default), a cursor, or an RFC 3339
                          time such as 2024-04-01T09:00:00Z
@@ -60,6 +64,7 @@ Commands:
                          each alert is acknowledged after it is printed, and
                          without --from a restart resumes after the last
                          printed alert; with --from it moves the subscription
+      --no-reconnect     exit with the error when the connection drops
   subscriptions list   List durable subscriptions: name, last acknowledged
                        cursor ("-" when none), last update.
       --output FORMAT    text (default) or json
@@ -80,7 +85,8 @@ Flags of every command:
   --timeout DURATION     deadline of each request, e.g. 500ms, 10s (default
                          30s; subscribe streams have none)
 
-A flag is written "--flag value" or "--flag=value".
+A flag is written "--flag value" or "--flag=value"; --no-reconnect takes no
+value.
 Exit status: 0 success; 1 failure (an event rejected, a server error or an
 unreachable server); 2 usage error.
 )";
@@ -150,6 +156,14 @@ class SubscribeSession {
 // ---------------------------------------------------------------------------
 // Command line parsing.
 
+// Flags that take no value; present means "true".
+constexpr std::array<absl::string_view, 1> kBooleanFlags = {"no-reconnect"};
+
+bool IsBooleanFlag(absl::string_view name) {
+  return std::find(kBooleanFlags.begin(), kBooleanFlags.end(), name) !=
+         kBooleanFlags.end();
+}
+
 struct Args {
   std::string command;
   std::vector<std::string> positional;
@@ -178,6 +192,12 @@ absl::StatusOr<Args> SplitArgs(int argc, char** argv) {
       if (eq != absl::string_view::npos) {
         value = std::string(name.substr(eq + 1));
         name = name.substr(0, eq);
+        if (IsBooleanFlag(name)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("flag --", name, " takes no value"));
+        }
+      } else if (IsBooleanFlag(name)) {
+        value = "true";
       } else if (i + 1 < argc) {
         value = argv[++i];
       } else {
@@ -587,10 +607,98 @@ absl::Status AcknowledgePrinted(Client& client, const std::string& name,
   return client.Acknowledge(ack).status();
 }
 
+// Standard error of a running subscribe: written by the command's thread
+// and, for reconnect notices, by the stream's reader thread.
+class SubscribeNotices {
+ public:
+  // `err` must outlive this object.
+  explicit SubscribeNotices(std::ostream& err) : err_(&err) {}
+
+  // ReconnectOptions::on_event: one line when the connection drops, one
+  // when the stream is live again; silent about the attempts in between.
+  void OnEvent(const ReconnectEvent& event) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (event.kind == ReconnectEvent::Kind::kResumed) {
+      reconnecting_ = false;
+      *err_ << "dipwire: reconnected; resuming after the last printed alert\n";
+    } else if (!reconnecting_) {
+      reconnecting_ = true;
+      *err_ << "dipwire: connection lost (" << ErrorText(event.status)
+            << "); reconnecting\n";
+    }
+    err_->flush();
+  }
+
+  // Whether the stream is between a lost connection and its resumption.
+  bool reconnecting() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return reconnecting_;
+  }
+
+  int Error(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return PrintError(*err_, status);
+  }
+
+  int Error(absl::string_view message) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    *err_ << "error: " << message << "\n";
+    err_->flush();
+    return 1;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::ostream* const err_ ABSL_PT_GUARDED_BY(mu_);
+  bool reconnecting_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Prints and acknowledges (for durable subscription `name`, if not empty)
+// the alerts of `response`, counting them in `*printed`. Returns the exit
+// status when the command is done: an error, or `limit` (0: none) reached.
+std::optional<int> PrintResponse(const v1::SubscribeResponse& response,
+                                 Client& client, const std::string& name,
+                                 OutputFormat format, int64_t limit,
+                                 int64_t* printed, std::ostream& out,
+                                 SubscribeNotices& notices) {
+  for (const v1::Alert& alert : response.alerts()) {
+    PrintAlert(alert, format, out);
+    out.flush();
+    if (!out) return notices.Error("cannot write the output");
+    const absl::Status acked = AcknowledgePrinted(client, name, alert);
+    if (!acked.ok()) return notices.Error(acked);
+    if (++*printed == limit) return 0;
+  }
+  return std::nullopt;
+}
+
+// What `subscribe` reports after `silence_limit` without a response.
+absl::Status SilenceError(absl::Duration silence_limit) {
+  return absl::UnavailableError(absl::StrCat(
+      "nothing from the server (not even a heartbeat) for ",
+      absl::FormatDuration(silence_limit), "; the connection seems lost"));
+}
+
+// Starts the stream of `subscribe`: resumable, reporting to `notices`
+// (which must outlive the stream), unless `reconnect` is false.
+absl::StatusOr<std::unique_ptr<AlertStream>> StartSubscription(
+    Client& client, const v1::SubscribeRequest& request, bool reconnect,
+    SubscribeNotices* notices) {
+  if (!reconnect) return client.Subscribe(request);
+  // Each alert is acknowledged before the next Next, so the cursor that a
+  // resubscribe moves a durable subscription to is already acknowledged.
+  ReconnectOptions options;
+  options.on_event = [notices](const ReconnectEvent& event) {
+    notices->OnEvent(event);
+  };
+  return client.SubscribeResumable(request, std::move(options));
+}
+
 int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
   const ClientOptions options = *ClientFlags(args);
   const OutputFormat format = *OutputFlag(args);
   const int64_t limit = *IntFlag(args, "limit", 0, 0);
+  const bool reconnect = FindFlag(args, "no-reconnect") == nullptr;
   absl::Duration heartbeat;
   const v1::SubscribeRequest request =
       SubscribeRequestFromFlags(args, &heartbeat);
@@ -598,12 +706,15 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
   // the path to it is gone, even if TCP has not noticed yet.
   const absl::Duration silence_limit = 2 * heartbeat + absl::Seconds(10);
 
+  // Declared before the session, which owns the stream: the stream's
+  // reader thread reports to it until the stream is destroyed.
+  SubscribeNotices notices(err);
   SubscribeSession session;
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return notices.Error(client.status());
   absl::StatusOr<std::unique_ptr<AlertStream>> started =
-      (*client)->Subscribe(request);
-  if (!started.ok()) return PrintError(err, started.status());
+      StartSubscription(**client, request, reconnect, &notices);
+  if (!started.ok()) return notices.Error(started.status());
   AlertStream* stream = session.Attach(*std::move(started));
 
   int64_t printed = 0;
@@ -612,28 +723,18 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
     absl::StatusOr<bool> next = stream->Next(&response, silence_limit);
     if (session.interrupted()) return 0;
     if (!next.ok()) {
-      if (next.status().code() == absl::StatusCode::kDeadlineExceeded) {
-        return PrintError(
-            err, absl::UnavailableError(absl::StrCat(
-                     "nothing from the server (not even a heartbeat) for ",
-                     absl::FormatDuration(silence_limit),
-                     "; the connection seems lost")));
-      }
-      return PrintError(err, next.status());
+      // While reconnecting, silence is expected; the stream keeps trying.
+      const bool silent =
+          next.status().code() == absl::StatusCode::kDeadlineExceeded;
+      if (silent && notices.reconnecting()) continue;
+      return notices.Error(silent ? SilenceError(silence_limit)
+                                  : next.status());
     }
     if (!*next) return 0;  // The server ended the stream.
-    for (const v1::Alert& alert : response.alerts()) {
-      PrintAlert(alert, format, out);
-      out.flush();
-      if (!out) {
-        err << "error: cannot write the output\n";
-        return 1;
-      }
-      const absl::Status acked =
-          AcknowledgePrinted(**client, request.subscription(), alert);
-      if (!acked.ok()) return PrintError(err, acked);
-      if (++printed == limit) return 0;
-    }
+    const std::optional<int> done =
+        PrintResponse(response, **client, request.subscription(), format, limit,
+                      &printed, out, notices);
+    if (done.has_value()) return *done;
   }
 }
 
@@ -775,9 +876,9 @@ absl::Status CheckPublish(const Args& args) {
 }
 
 absl::Status CheckSubscribe(const Args& args) {
-  DIPWIRE_RETURN_IF_ERROR(CheckFlags(
-      args,
-      {"filter", "from", "output", "heartbeat", "limit", "subscription"}));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckFlags(args, {"filter", "from", "output", "heartbeat", "limit",
+                        "subscription", "no-reconnect"}));
   DIPWIRE_RETURN_IF_ERROR(OutputFlag(args).status());
   DIPWIRE_RETURN_IF_ERROR(IntFlag(args, "limit", 0, 0).status());
   DIPWIRE_RETURN_IF_ERROR(
@@ -837,7 +938,8 @@ std::string Synopsis(absl::string_view command) {
            {"subscribe",
             "dipwire subscribe [--filter EXPR] "
             "[--from earliest|latest|CURSOR|RFC3339-TIME] [--output text|json] "
-            "[--heartbeat DURATION] [--limit N] [--subscription NAME]"},
+            "[--heartbeat DURATION] [--limit N] [--subscription NAME] "
+            "[--no-reconnect]"},
            {"subscriptions",
             "dipwire subscriptions list [--output text|json] | "
             "dipwire subscriptions delete NAME"},

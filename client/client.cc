@@ -1,18 +1,25 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
+#include <random>
+#include <string>
 #include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/grpc_status.h"
+#include "common/status_macros.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -33,24 +40,102 @@ constexpr int kMaxReceiveMessageBytes = 16 * 1024 * 1024;
 // the consumer. Small: the log is the buffer, not this process.
 constexpr size_t kMaxQueuedResponses = 8;
 
+// The channel's own wait between connection attempts grows up to this (the
+// gRPC default is 120 s). A resumable stream re-subscribes on its own
+// schedule, but an attempt made while the channel waits fails at once; this
+// keeps the channel from sleeping for minutes after a long outage while
+// the server is already back.
+constexpr int kMaxReconnectBackoffMs = 10'000;
+
 std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {
   return absl::ToChronoTime(absl::Now() + timeout);
 }
 
+// See ReconnectOptions in client.h for why these. CANCELLED counts only
+// when this process did not cancel the stream (the caller checks).
+bool IsRetryable(absl::StatusCode code) {
+  return code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kCancelled;
+}
+
+absl::Status CheckReconnectOptions(const ReconnectOptions& options) {
+  if (options.initial_backoff <= absl::ZeroDuration() ||
+      options.initial_backoff == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("initial_backoff must be positive and finite, not ",
+                     absl::FormatDuration(options.initial_backoff)));
+  }
+  if (options.max_backoff < options.initial_backoff ||
+      options.max_backoff == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_backoff must be finite and at least initial_backoff (",
+        absl::FormatDuration(options.initial_backoff), "), not ",
+        absl::FormatDuration(options.max_backoff)));
+  }
+  if (!(options.multiplier >= 1.0) || std::isinf(options.multiplier)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "multiplier must be a finite number >= 1, not ", options.multiplier));
+  }
+  if (!(options.jitter >= 0.0 && options.jitter <= 1.0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("jitter must be in [0, 1], not ", options.jitter));
+  }
+  if (options.max_attempts < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_attempts must be >= 0 (0: never give up), not ",
+                     options.max_attempts));
+  }
+  if (options.give_up_after < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("give_up_after must be >= 0 (0: never give up), not ",
+                     absl::FormatDuration(options.give_up_after)));
+  }
+  return absl::OkStatus();
+}
+
+// The status a resumable stream ends with when it gives up: the last
+// retryable status, with its code, saying that it gave up.
+absl::Status GaveUp(const absl::Status& last, absl::string_view why) {
+  return {last.code(), absl::StrCat(last.message(), " (gave up: ", why, ")")};
+}
+
 }  // namespace
 
+absl::Duration ReconnectDelay(const ReconnectOptions& options, int attempt,
+                              double unit_random) {
+  // In seconds, as doubles: multiplier^(attempt-1) overflows any integer
+  // type long before it matters, and a double saturates to infinity, which
+  // std::min then caps.
+  const double max_seconds = absl::ToDoubleSeconds(options.max_backoff);
+  const double grown = absl::ToDoubleSeconds(options.initial_backoff) *
+                       std::pow(options.multiplier, std::max(0, attempt - 1));
+  const double base =
+      std::isnan(grown) ? max_seconds : std::min(max_seconds, grown);
+  const double u = std::clamp(unit_random, 0.0, 1.0);
+  return absl::Seconds(base *
+                       (1.0 - options.jitter + 2.0 * options.jitter * u));
+}
+
 // Invariants:
-// - The reader thread alone uses the ClientReader; it pushes each response
-//   to `queue_` and, when the call is over, sets `finished_` and
-//   `final_status_` once.
-// - `cancelled_` only goes from false to true, after context_.TryCancel().
+// - The reader thread alone makes calls. Each call has its own
+//   ClientContext, which lives on the reader thread's stack; `context_`
+//   points at it while the call may be running (set and cleared under mu_),
+//   so that Cancel can TryCancel it.
+// - The reader thread pushes each response to `queue_` and, when the stream
+//   is over (no more attempts), sets `finished_` and `final_status_` once.
+// - `cancelled_` only goes from false to true; once set, no call starts.
 // - The reader thread waits while `queue_` holds kMaxQueuedResponses.
+// - `last_returned_cursor_` is the cursor of the last alert Next returned;
+//   a re-subscribe clears `queue_` and starts after it, in one critical
+//   section, so nothing is returned twice and nothing is skipped.
 class AlertStream::Impl {
  public:
-  Impl(std::shared_ptr<grpc::Channel> channel, v1::SubscribeRequest request)
+  Impl(std::shared_ptr<grpc::Channel> channel, v1::SubscribeRequest request,
+       std::optional<ReconnectOptions> reconnect)
       : channel_(std::move(channel)),
         stub_(v1::AlertService::NewStub(channel_)),
-        request_(std::move(request)) {
+        request_(std::move(request)),
+        reconnect_(std::move(reconnect)) {
     reader_thread_ = std::thread([this] { ReadLoop(); });
   }
 
@@ -77,6 +162,9 @@ class AlertStream::Impl {
     if (!queue_.empty()) {
       *out = std::move(queue_.front());
       queue_.pop_front();
+      if (out->alerts_size() > 0) {
+        last_returned_cursor_ = out->alerts(out->alerts_size() - 1).cursor();
+      }
       return true;
     }
     if (final_status_.ok()) return false;
@@ -84,13 +172,18 @@ class AlertStream::Impl {
   }
 
   void Cancel() ABSL_LOCKS_EXCLUDED(mu_) {
-    // TryCancel first, so that a reader thread that sees `cancelled_` and
-    // calls Finish gets the CANCELLED status at once. TryCancel is
-    // thread-safe and also works before the call has started.
-    context_.TryCancel();
     absl::MutexLock lock(&mu_);
     cancelled_ = true;
     queue_.clear();
+    // TryCancel is thread-safe, does not block, and also works before the
+    // call has started; a reader thread that then calls Finish gets the
+    // CANCELLED status at once.
+    if (context_ != nullptr) context_->TryCancel();
+  }
+
+  int64_t reconnects() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return reconnects_;
   }
 
  private:
@@ -102,11 +195,27 @@ class AlertStream::Impl {
     return cancelled_ || queue_.size() < kMaxQueuedResponses;
   }
 
-  void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_) {
-    // Started here rather than in the constructor: starting a call can wait
-    // for the connection, and Subscribe() promises not to block.
+  void Report(const ReconnectEvent& event) const {
+    if (reconnect_.has_value() && reconnect_->on_event) {
+      reconnect_->on_event(event);
+    }
+  }
+
+  // Runs one Subscribe call until it ends (or the stream is cancelled) and
+  // returns its final status. Sets `*delivered` when a response arrived.
+  // `attempt` is the re-subscribe this call is (0 for the first call).
+  absl::Status RunCall(const v1::SubscribeRequest& request, int attempt,
+                       bool* delivered) ABSL_LOCKS_EXCLUDED(mu_) {
+    grpc::ClientContext context;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        return absl::CancelledError("the subscription was cancelled");
+      }
+      context_ = &context;
+    }
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader =
-        stub_->Subscribe(&context_, request_);
+        stub_->Subscribe(&context, request);
     while (true) {
       {
         absl::MutexLock lock(&mu_);
@@ -115,28 +224,98 @@ class AlertStream::Impl {
       }
       v1::SubscribeResponse response;
       if (!reader->Read(&response)) break;
+      if (!*delivered) {
+        *delivered = true;
+        if (attempt > 0) {
+          Report({ReconnectEvent::Kind::kResumed, absl::OkStatus(), attempt,
+                  absl::ZeroDuration()});
+        }
+      }
       absl::MutexLock lock(&mu_);
       if (!cancelled_) queue_.push_back(std::move(response));
     }
     const grpc::Status status = reader->Finish();
     absl::MutexLock lock(&mu_);
+    context_ = nullptr;
+    return FromGrpcStatus(status);
+  }
+
+  // The request of re-subscribe attempt `attempt` (0: the first call).
+  // Drops the responses not returned yet: the new call sends them again.
+  v1::SubscribeRequest NextRequest(int attempt) ABSL_LOCKS_EXCLUDED(mu_) {
+    v1::SubscribeRequest request = request_;
+    if (attempt == 0) return request;
+    absl::MutexLock lock(&mu_);
+    queue_.clear();
+    ++reconnects_;
+    if (!last_returned_cursor_.empty()) {
+      request.set_after_cursor(last_returned_cursor_);
+    }
+    return request;
+  }
+
+  void ReadLoop() ABSL_LOCKS_EXCLUDED(mu_) {
+    // Calls start here rather than in the constructor: starting a call can
+    // wait for the connection, and Subscribe() promises not to block.
+    std::mt19937_64 random(std::random_device{}());
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    int attempt = 0;  // Re-subscribes since the last response.
+    absl::Time lost_at = absl::Now();
+    absl::Status status;
+    while (true) {
+      bool delivered = false;
+      status = RunCall(NextRequest(attempt), attempt, &delivered);
+      if (!reconnect_.has_value() || !IsRetryable(status.code())) break;
+      {
+        absl::MutexLock lock(&mu_);
+        if (cancelled_) break;  // Our own CANCELLED: the caller's wish.
+      }
+      if (delivered) {
+        attempt = 0;
+        lost_at = absl::Now();
+      }
+      ++attempt;
+      if (reconnect_->max_attempts > 0 && attempt > reconnect_->max_attempts) {
+        status = GaveUp(status, absl::StrCat(reconnect_->max_attempts,
+                                             " attempts to resubscribe"));
+        break;
+      }
+      const absl::Duration delay =
+          ReconnectDelay(*reconnect_, attempt, unit(random));
+      if (reconnect_->give_up_after > absl::ZeroDuration() &&
+          absl::Now() + delay - lost_at > reconnect_->give_up_after) {
+        status = GaveUp(
+            status, absl::StrCat("no connection for ",
+                                 absl::FormatDuration(absl::Now() - lost_at)));
+        break;
+      }
+      Report({ReconnectEvent::Kind::kRetrying, status, attempt, delay});
+      absl::MutexLock lock(&mu_);
+      // Cancel ends the wait at once.
+      mu_.AwaitWithTimeout(absl::Condition(&cancelled_), delay);
+      if (cancelled_) break;
+    }
+    absl::MutexLock lock(&mu_);
     finished_ = true;
-    final_status_ = FromGrpcStatus(status);
+    final_status_ = status;
   }
 
   // Constant after construction.
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::AlertService::Stub> stub_;
   const v1::SubscribeRequest request_;
-
-  // Self-synchronized: TryCancel may be called from any thread.
-  grpc::ClientContext context_;
+  // Set for a resumable stream.
+  const std::optional<ReconnectOptions> reconnect_;
 
   absl::Mutex mu_;
+  // The running call's context, owned by RunCall on the reader thread.
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::deque<v1::SubscribeResponse> queue_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
+  std::string last_returned_cursor_ ABSL_GUARDED_BY(mu_);
+  int64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Started last, in the constructor body, when every member above exists.
   std::thread reader_thread_;
@@ -156,6 +335,8 @@ absl::StatusOr<bool> AlertStream::Next(v1::SubscribeResponse* out,
 }
 
 void AlertStream::Cancel() { impl_->Cancel(); }
+
+int64_t AlertStream::reconnects() const { return impl_->reconnects(); }
 
 class PublishSession::Impl {
  public:
@@ -259,6 +440,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       options.server, grpc::InsecureChannelCredentials(), args);
@@ -313,8 +495,15 @@ absl::StatusOr<std::unique_ptr<PublishSession>> Client::PublishStream() {
 
 absl::StatusOr<std::unique_ptr<AlertStream>> Client::Subscribe(
     const v1::SubscribeRequest& request) {
-  return std::make_unique<AlertStream>(
-      std::make_unique<AlertStream::Impl>(impl_->channel(), request));
+  return std::make_unique<AlertStream>(std::make_unique<AlertStream::Impl>(
+      impl_->channel(), request, std::nullopt));
+}
+
+absl::StatusOr<std::unique_ptr<AlertStream>> Client::SubscribeResumable(
+    const v1::SubscribeRequest& request, ReconnectOptions options) {
+  DIPWIRE_RETURN_IF_ERROR(CheckReconnectOptions(options));
+  return std::make_unique<AlertStream>(std::make_unique<AlertStream::Impl>(
+      impl_->channel(), request, std::move(options)));
 }
 
 }  // namespace dipwire::client

@@ -1,9 +1,12 @@
 #ifndef DIPWIRE_CLIENT_CLIENT_H_
 #define DIPWIRE_CLIENT_CLIENT_H_
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dipwire/v1/alerts.pb.h"
@@ -19,12 +22,96 @@ struct ClientOptions {
   absl::Duration call_timeout = absl::Seconds(30);
 };
 
+// What a resumable stream (Client::SubscribeResumable) reports about its
+// connection, through ReconnectOptions::on_event.
+struct ReconnectEvent {
+  enum class Kind {
+    // The stream ended with a retryable status (or a re-subscribe failed):
+    // the stream waits `delay`, then re-subscribes (attempt `attempt`).
+    kRetrying,
+    // A re-subscribed stream delivered its first response (alerts or a
+    // heartbeat) after `attempt` attempts: the stream is live again.
+    kResumed,
+  };
+  Kind kind = Kind::kRetrying;
+  // kRetrying: why the stream (or the attempt) ended, e.g. UNAVAILABLE.
+  absl::Status status;
+  // Counts the re-subscribes since the last response, from 1: kRetrying
+  // with attempt 1 is the moment the connection was lost.
+  int attempt = 0;
+  // kRetrying: the wait before the next attempt.
+  absl::Duration delay;
+};
+
+// How a resumable Subscribe stream (Client::SubscribeResumable) survives a
+// broken connection or a restarted server.
+//
+// Which statuses are retried: UNAVAILABLE, and CANCELLED that this process
+// did not ask for. UNAVAILABLE is what gRPC reports when the server cannot
+// be reached or the connection breaks (kill -9, a network failure, a
+// keepalive timeout), and what dipwired ends its streams with when it
+// shuts down. A server that is shutting down cancels a call that reaches it
+// in the meantime, so a CANCELLED that did not come from Cancel is the same
+// outage seen a moment later; after Cancel, CANCELLED is final. Every other
+// status is returned by Next at once: INVALID_ARGUMENT / NOT_FOUND /
+// OUT_OF_RANGE / FAILED_PRECONDITION would fail the same way again; ABORTED
+// means another stream took over the durable subscription (retrying would
+// take it back, and the two would fight); UNAUTHENTICATED and
+// PERMISSION_DENIED need the caller; RESOURCE_EXHAUSTED (a message over a
+// limit) would recur; INTERNAL is a server bug or a malformed response that
+// a person must see rather than a loop hide; an OK end of the stream is
+// returned as such.
+//
+// The schedule follows gRPC's connection backoff: the wait before attempt
+// n is min(max_backoff, initial_backoff * multiplier^(n-1)), then
+// multiplied by a random factor in [1 - jitter, 1 + jitter] (so a wait can
+// exceed max_backoff by up to `jitter`, and many clients cut off together
+// do not come back in lockstep). n starts again at 1 once a stream has
+// delivered a response. See ReconnectDelay.
+struct ReconnectOptions {
+  // The wait before the first re-subscribe; must be positive.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  // The cap of the wait before jitter; must be >= initial_backoff.
+  absl::Duration max_backoff = absl::Seconds(10);
+  // Growth per attempt; must be >= 1.
+  double multiplier = 2.0;
+  // Relative spread of each wait, in [0, 1]: 0.2 is +-20%.
+  double jitter = 0.2;
+  // Gives up after this many re-subscribes in a row without a response in
+  // between (Next then returns the last retryable status); 0: never.
+  int max_attempts = 0;
+  // Gives up rather than start an attempt later than this after the
+  // connection was lost (counted from the end of the last stream that
+  // delivered a response, or from the start); 0: never.
+  absl::Duration give_up_after = absl::ZeroDuration();
+  // Optional. Called on the stream's reader thread, before the wait of each
+  // retry and when a re-subscribed stream delivers its first response (that
+  // response is returned by Next only after the call). It must not block
+  // for long nor call Next; it may call Cancel. It must stay callable as
+  // long as the stream exists.
+  std::function<void(const ReconnectEvent&)> on_event;
+};
+
+// The wait before re-subscribe attempt `attempt` (1 for the first after a
+// break) under `options`, where `unit_random` is a number in [0, 1) drawn
+// uniformly (0 gives the shortest wait of the jitter range, 0.5 the
+// un-jittered one). Pure; exposed so that the schedule can be tested.
+absl::Duration ReconnectDelay(const ReconnectOptions& options, int attempt,
+                              double unit_random);
+
 // One Subscribe stream: the responses of the server in order, then the
 // stream's final status.
 //
 // A reader thread owned by the stream receives responses ahead of the
 // consumer, at most a small fixed number of them (so a slow consumer makes
 // the server slow down rather than this process grow).
+//
+// A resumable stream (Client::SubscribeResumable) re-subscribes by itself
+// when the stream breaks with a retryable status (see ReconnectOptions),
+// after the cursor of the last alert Next has returned, so that the caller
+// sees every alert once, in order, without a gap. Responses the reader
+// thread had received but Next had not returned yet are dropped when it
+// re-subscribes: the server sends them again.
 //
 // Next may be called from one thread at a time; Cancel from any thread,
 // concurrently with Next. The destructor cancels the stream if it is still
@@ -56,10 +143,16 @@ class AlertStream {
 
   // Ends the stream: tells the server, wakes a blocked Next, and makes every
   // later Next return CANCELLED (responses already received and not yet
-  // returned are dropped). Idempotent; does not block on the network.
+  // returned are dropped). Also ends the wait of a resumable stream between
+  // two attempts. Idempotent; does not block on the network.
   // Thread-safe, but not async-signal-safe: call it from an ordinary thread,
   // e.g. one waiting in sigwait, never from inside a signal handler.
   void Cancel();
+
+  // How many times a resumable stream has re-subscribed so far (attempts
+  // started, whether or not they succeeded); always 0 for a plain stream.
+  // Thread-safe.
+  int64_t reconnects() const;
 
  private:
   const std::unique_ptr<Impl> impl_;
@@ -104,8 +197,10 @@ class PublishSession {
 // and message (common/grpc_status.h).
 //
 // A Client is safe for concurrent use from multiple threads without any
-// external synchronization. The channel reconnects by itself; keepalive
-// pings detect a dead connection on long streams.
+// external synchronization. The channel reconnects by itself (waiting at
+// most 10 s between connection attempts); keepalive pings detect a dead
+// connection on long streams. A stream that breaks ends, unless it was
+// started with SubscribeResumable.
 class Client {
  public:
   // Prepares a channel to `options.server`. Does not contact the server: an
@@ -164,6 +259,25 @@ class Client {
   // StatusOr leaves room for local checks. The caller owns the stream.
   absl::StatusOr<std::unique_ptr<AlertStream>> Subscribe(
       const v1::SubscribeRequest& request);
+
+  // Like Subscribe, but the stream survives a broken connection or a
+  // restarted server: when it ends with a retryable status it waits (see
+  // ReconnectOptions) and subscribes again with `after_cursor` set to the
+  // cursor of the last alert its Next returned, or, while it has returned
+  // none, with `request` unchanged. Next blocks through the wait; every
+  // other status reaches Next at once. Returns INVALID_ARGUMENT when
+  // `options` is out of range (see ReconnectOptions).
+  //
+  // With a durable `subscription`, a re-subscribe with `after_cursor` moves
+  // (seeks) the subscription to the last alert returned, as the server
+  // does for any start: acknowledge each alert before asking for the next
+  // response (as `dipwire subscribe` does), or expect the stored cursor to
+  // move past alerts returned but not acknowledged. A stream started at
+  // LATEST (or without a start) that breaks before returning any alert
+  // starts at LATEST again, so alerts created while it was disconnected are
+  // not delivered to it; start from a cursor or a time to avoid that.
+  absl::StatusOr<std::unique_ptr<AlertStream>> SubscribeResumable(
+      const v1::SubscribeRequest& request, ReconnectOptions options);
 
  private:
   class Impl;

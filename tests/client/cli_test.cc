@@ -150,7 +150,7 @@ TEST(CliTest, HelpListsEveryCommandAndFlag) {
     for (const char* word :
          {"publish", "subscribe", "alerts", "events", "--batch", "--filter",
           "--from", "--output", "--heartbeat", "--limit", "--server",
-          "--timeout"}) {
+          "--timeout", "--no-reconnect"}) {
       EXPECT_THAT(result.out, HasSubstr(word)) << help;
     }
   }
@@ -310,6 +310,68 @@ TEST(CliTest, SubscribeServerErrorIsOneErrorLine) {
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_EQ(result.err,
             "error: INVALID_ARGUMENT: filter: column 1: unknown field\n");
+}
+
+TEST(CliTest, NoReconnectTakesNoValue) {
+  const CliResult result =
+      RunDipwire({"subscribe", "--no-reconnect=yes", "--server", "x:1"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("--no-reconnect takes no value"));
+  EXPECT_EQ(RunDipwire({"alerts", "--no-reconnect"}).exit_code, 2);
+}
+
+TEST(CliTest, SubscribeResumesAfterTheLastPrintedAlertWhenTheStreamBreaks) {
+  FakeAlertService service;
+  FakeServer server(&service);
+  ASSERT_TRUE(server.ok());
+  v1::SubscribeResponse response;
+  *response.add_alerts() = TradeRecordAlert();
+  response.mutable_alerts(0)->set_cursor("c-3");
+  // Every call: one alert, then the connection breaks.
+  service.set_subscribe_script({response}, {},
+                               absl::UnavailableError("connection reset"));
+  service.Release();
+
+  const CliResult result =
+      RunDipwire({"subscribe", "--server", server.address(), "--from",
+                  "earliest", "--limit", "2"});
+
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(Lines(result.out),
+              ElementsAre(FormatAlertLine(TradeRecordAlert()),
+                          FormatAlertLine(TradeRecordAlert())));
+  // The second stream may break again before the command exits.
+  const std::vector<std::string> err = Lines(result.err);
+  ASSERT_GE(err.size(), 2U) << result.err;
+  EXPECT_EQ(err[0],
+            "dipwire: connection lost (UNAVAILABLE: connection reset); "
+            "reconnecting");
+  EXPECT_EQ(err[1],
+            "dipwire: reconnected; resuming after the last printed alert");
+  const std::vector<v1::SubscribeRequest> sent = service.subscribe_requests();
+  ASSERT_GE(sent.size(), 2U);
+  EXPECT_EQ(sent[0].position(), v1::SubscribeRequest::EARLIEST);
+  EXPECT_EQ(sent[1].after_cursor(), "c-3");
+}
+
+TEST(CliTest, SubscribeWithNoReconnectExitsWhenTheStreamBreaks) {
+  FakeAlertService service;
+  FakeServer server(&service);
+  ASSERT_TRUE(server.ok());
+  v1::SubscribeResponse response;
+  *response.add_alerts() = TradeRecordAlert();
+  service.set_subscribe_script({response}, {},
+                               absl::UnavailableError("connection reset"));
+  service.Release();
+
+  const CliResult result =
+      RunDipwire({"subscribe", "--server", server.address(), "--no-reconnect"});
+
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(Lines(result.out),
+              ElementsAre(FormatAlertLine(TradeRecordAlert())));
+  EXPECT_EQ(result.err, "error: UNAVAILABLE: connection reset\n");
+  EXPECT_EQ(service.subscribe_requests().size(), 1U);
 }
 
 TEST(CliTest, InterruptWithoutARunningSubscribeDoesNothing) {

@@ -2,17 +2,22 @@
 
 #include <sys/wait.h>
 
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
@@ -27,6 +32,7 @@ using ::dipwire::testing::NewTempDir;
 using ::testing::AllOf;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 struct CliRun {
@@ -65,21 +71,37 @@ class CliEndToEndTest : public ::testing::Test {
     auto server = DipwiredProcess::Start(dir_ + "/data");
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
+    address_ = server_->address();
+  }
+
+  std::string OutPath(const std::string& name) const {
+    return absl::StrCat(dir_, "/", name, ".out");
+  }
+
+  // Waits (at most 30 s) until the run `name` has printed `count` lines.
+  bool AwaitOutputLines(const std::string& name, size_t count) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (Lines(ReadFile(OutPath(name))).size() < count) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(20));  // Polls a file: no event.
+    }
+    return true;
   }
 
   // Runs the dipwire CLI with `args` (and --server), bounded to 60 s by
-  // coreutils' timeout.
-  CliRun Dipwire(const std::vector<std::string>& args) {
+  // coreutils' timeout. Its output goes to the files `<dir>/<name>.out` and
+  // `.err`; runs at the same time need different names.
+  CliRun Dipwire(const std::vector<std::string>& args,
+                 const std::string& name = "run") {
     std::vector<std::string> quoted;
     quoted.reserve(args.size());
     for (const std::string& arg : args) quoted.push_back(Quote(arg));
-    const std::string out_path = absl::StrCat(dir_, "/out");
-    const std::string err_path = absl::StrCat(dir_, "/err");
+    const std::string out_path = OutPath(name);
+    const std::string err_path = absl::StrCat(dir_, "/", name, ".err");
     const std::string command = absl::StrCat(
         "timeout 60 ", DIPWIRE_CLI_PATH, " ", absl::StrJoin(quoted, " "),
-        " --server ", server_->address(), " >", out_path, " 2>", err_path,
-        " </dev/null");
-    // NOLINTNEXTLINE(concurrency-mt-unsafe): the test's only thread.
+        " --server ", address_, " >", out_path, " 2>", err_path, " </dev/null");
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc's system() is MT-safe.
     const int status = std::system(command.c_str());
     CliRun run;
     run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -95,6 +117,7 @@ class CliEndToEndTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string address_;
   std::unique_ptr<DipwiredProcess> server_;
 };
 
@@ -208,6 +231,74 @@ TEST_F(CliEndToEndTest, AlertsAndEventsListHistoryWithFilters) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, AllOf(HasSubstr("error: INVALID_ARGUMENT"),
                              HasSubstr("column 13")));
+}
+
+TEST_F(CliEndToEndTest, SubscribeSurvivesAServerRestartWithoutGapOrRepeat) {
+  const std::string seed =
+      std::string(DIPWIRE_SOURCE_DIR) + "/deploy/demo/seed-article.jsonl";
+  ASSERT_EQ(Dipwire({"publish", seed}).exit_code, 0);
+  CliRun all = Dipwire({"alerts", "--limit", "0"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const size_t before = Lines(all.out).size();
+  ASSERT_GT(before, 0U);
+
+  // Prints the seed's alerts, then the one published after the restart.
+  CliRun subscriber;
+  std::thread cli([&] {
+    subscriber = Dipwire({"subscribe", "--from", "earliest", "--heartbeat",
+                          "1s", "--limit", absl::StrCat(before + 1)},
+                         "subscriber");
+  });
+  // No ASSERT while `cli` runs (it must be joined); the CLI is bounded by
+  // its own timeout.
+  EXPECT_TRUE(AwaitOutputLines("subscriber", before));
+  EXPECT_THAT(server_->Stop(SIGKILL, absl::Seconds(15)), IsOk());
+  server_.reset();
+  auto restarted =
+      DipwiredProcess::Start(dir_ + "/data", {"--listen", address_});
+  EXPECT_THAT(restarted, IsOk());
+  if (restarted.ok()) server_ = *std::move(restarted);
+  // The CLI's own channel may still wait to reconnect; publishing retries
+  // on UNAVAILABLE until the server answers (bounded).
+  const std::string late = WriteFile(
+      "late.jsonl",
+      R"({"eventId":"late-1","occurredAt":"2024-05-01T00:00:00Z",)"
+      R"("source":{"outlet":"AP"},"peaceTalk":{"processId":"late-talks",)"
+      R"("status":"PROPOSED","parties":["UKR"]}})"
+      "\n");
+  int published = -1;
+  for (int i = 0; i < 30 && published != 0; ++i) {
+    published = Dipwire({"publish", late}).exit_code;
+  }
+  EXPECT_EQ(published, 0);
+  cli.join();
+
+  EXPECT_EQ(subscriber.exit_code, 0) << subscriber.err;
+  all = Dipwire({"alerts", "--limit", "0"});
+  EXPECT_EQ(Lines(subscriber.out), Lines(all.out));
+  EXPECT_THAT(subscriber.err, AllOf(HasSubstr("connection lost (UNAVAILABLE"),
+                                    HasSubstr("reconnected")));
+}
+
+TEST_F(CliEndToEndTest, SubscribeWithNoReconnectExitsWhenTheServerStops) {
+  ASSERT_EQ(Dipwire({"publish",
+                     WriteFile("one.jsonl", std::string(kGoodEvent) + "\n")})
+                .exit_code,
+            0);
+  CliRun subscriber;
+  std::thread cli([&] {
+    subscriber = Dipwire({"subscribe", "--from", "earliest", "--no-reconnect"},
+                         "subscriber");
+  });
+  EXPECT_TRUE(AwaitOutputLines("subscriber", 1));  // No ASSERT: see above.
+  // SIGTERM: the server ends its streams with UNAVAILABLE.
+  EXPECT_THAT(server_->Stop(SIGTERM, absl::Seconds(15)), IsOk());
+  server_.reset();
+  cli.join();
+
+  EXPECT_EQ(subscriber.exit_code, 1);
+  EXPECT_THAT(subscriber.err, HasSubstr("error: UNAVAILABLE"));
+  EXPECT_THAT(subscriber.err, Not(HasSubstr("reconnecting")));
 }
 
 }  // namespace
