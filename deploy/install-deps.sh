@@ -13,13 +13,15 @@ build_packages=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev
+  # The Python client and dipwire-ingest (client/python/), on /usr/bin/python3.
+  python3-grpcio python3-protobuf
 )
 test_packages=(
   libgtest-dev libgmock-dev googletest
   # The sanitizer build uses clang; libclang-rt-14-dev is only a recommended
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
-  sqlite3
+  sqlite3 python3-pytest
 )
 
 case "$mode" in

@@ -1,0 +1,536 @@
+"""A small, typed client for dipwire's ``AlertService``.
+
+>>> from dipwire.client import Client, EARLIEST
+>>> with Client("127.0.0.1:50051") as client:
+...     response = client.publish([event])            # one atomic batch
+...     for alert in client.subscribe("severity >= HIGH", start=EARLIEST):
+...         print(alert.headline)
+
+Every failure is a :class:`DipwireError` carrying the gRPC status code and
+the server's message. Streams that survive a broken connection
+(:meth:`Client.subscribe`, :meth:`Client.publish_batches`) retry
+``UNAVAILABLE`` only, on the same schedule as the C++ client: waits from
+100 ms doubling up to 10 s, each spread by +-20% of jitter.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import (Callable, Deque, Iterable, Iterator, List, Optional,
+                    Tuple, TypeVar, Union)
+
+import grpc
+
+from dipwire.api import alerts_pb2, alerts_pb2_grpc, events_pb2
+
+DiplomaticEvent = events_pb2.DiplomaticEvent
+Alert = alerts_pb2.Alert
+Heartbeat = alerts_pb2.Heartbeat
+PublishRequest = alerts_pb2.PublishRequest
+PublishResponse = alerts_pb2.PublishResponse
+
+#: Subscribe from the start of the log.
+EARLIEST = alerts_pb2.SubscribeRequest.EARLIEST
+#: Subscribe to alerts created after the stream starts (the default).
+LATEST = alerts_pb2.SubscribeRequest.LATEST
+
+#: A subscription start: ``EARLIEST`` / ``LATEST``, a cursor (deliver the
+#: alerts after it) or an aware datetime (alerts created at or after it).
+Start = Union[int, str, datetime.datetime]
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+# The channel's own wait between connection attempts grows up to this (the
+# gRPC default is 120 s), as in the C++ client. While a channel waits, a call
+# on it fails at once with UNAVAILABLE even when the server is back (grpcio
+# 1.51 waits 1 s, 1.6 s, 2.6 s, ... whatever the initial backoff option
+# says), so the streams that retry open a fresh channel of their own for
+# each attempt, with its own subchannels (use_local_subchannel_pool): a
+# restarted server is used as soon as it listens.
+_MAX_RECONNECT_BACKOFF_MS = 10_000
+_KEEPALIVE_TIME_MS = 30_000
+_KEEPALIVE_TIMEOUT_MS = 10_000
+_MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
+
+_UNAVAILABLE_NUMBER = grpc.StatusCode.UNAVAILABLE.value[0]
+
+T = TypeVar("T")
+
+
+class DipwireError(Exception):
+    """A failed call: the gRPC status code and the server's message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+        self.message = message
+
+    @classmethod
+    def from_rpc_error(cls, error: grpc.RpcError) -> "DipwireError":
+        """Wraps an error raised by a grpc call."""
+        code = error.code() if hasattr(error, "code") else None
+        details = error.details() if hasattr(error, "details") else None
+        return cls(code or grpc.StatusCode.UNKNOWN, details or str(error))
+
+    @classmethod
+    def from_number(cls, number: int, message: str) -> "DipwireError":
+        """An error from a status code number (``RequestError.code``)."""
+        for code in grpc.StatusCode:
+            if code.value[0] == number:
+                return cls(code, message)
+        return cls(grpc.StatusCode.UNKNOWN, f"(code {number}) {message}")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """When to retry after ``UNAVAILABLE``.
+
+    The wait before attempt n (1 for the first after a break) is
+    ``min(maximum, initial * multiplier ** (n - 1))`` times a random factor
+    in ``[1 - jitter, 1 + jitter]``. The count starts again once the server
+    answers. ``give_up_after`` (seconds, None: never) ends the retries when
+    the next attempt would start that long after the connection was lost.
+    """
+
+    initial: float = 0.1
+    maximum: float = 10.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    give_up_after: Optional[float] = 60.0
+
+    def delay(self, attempt: int, unit_random: float) -> float:
+        """The wait in seconds before ``attempt``, for a uniform draw in
+        [0, 1)."""
+        grown = self.initial * self.multiplier ** max(0, attempt - 1)
+        return min(self.maximum, grown) * (
+            1.0 - self.jitter + 2.0 * self.jitter * unit_random)
+
+
+#: Called before each retry wait: (attempt, delay in seconds, the error).
+RetryCallback = Callable[[int, float, DipwireError], None]
+
+
+class _Retrier:
+    """Counts consecutive failed attempts and waits between them."""
+
+    def __init__(self, backoff: Backoff, on_retry: Optional[RetryCallback],
+                 stop: Optional[threading.Event] = None) -> None:
+        self._backoff = backoff
+        self._on_retry = on_retry
+        self._stop = stop or threading.Event()
+        self._attempt = 0
+        self._lost_at: Optional[float] = None
+
+    def succeeded(self) -> None:
+        """The server answered: the next failure starts a new count."""
+        self._attempt = 0
+        self._lost_at = None
+
+    def wait(self, error: DipwireError) -> bool:
+        """Waits before the next attempt; raises ``error`` when giving up.
+
+        Returns False when the wait was interrupted by the stop event.
+        """
+        now = time.monotonic()
+        if self._lost_at is None:
+            self._lost_at = now
+        self._attempt += 1
+        delay = self._backoff.delay(self._attempt, random.random())
+        limit = self._backoff.give_up_after
+        if limit is not None and now + delay - self._lost_at > limit:
+            raise error
+        if self._on_retry is not None:
+            self._on_retry(self._attempt, delay, error)
+        return not self._stop.wait(delay)
+
+
+def _set_start(request: alerts_pb2.SubscribeRequest, start: Start) -> None:
+    """Sets the oneof ``start`` of ``request``."""
+    if isinstance(start, datetime.datetime):
+        if start.tzinfo is None:
+            raise ValueError("start time must be timezone-aware")
+        request.start_time.FromDatetime(
+            start.astimezone(datetime.timezone.utc).replace(tzinfo=None))
+    elif isinstance(start, str):
+        request.after_cursor = start
+    else:
+        request.position = start
+
+
+class AlertIterator(Iterator[Alert]):
+    """The alerts of a Subscribe stream, in cursor order.
+
+    With ``reconnect`` a stream that ends with ``UNAVAILABLE`` (server
+    restarted, connection lost) subscribes again, after the backoff, with
+    ``after_cursor`` set to the cursor of the last alert returned: no alert
+    is skipped or returned twice. While none has been returned it subscribes
+    with the original start, so a stream started at ``LATEST`` that breaks
+    before its first alert misses the alerts created while it was
+    disconnected (start from a cursor or a time to avoid that). With a
+    durable ``subscription``, such a re-subscribe moves (seeks) the
+    subscription to the last alert returned, as the server does for any
+    start. Any other error is raised as :class:`DipwireError`.
+
+    Each stream has a channel of its own, opened again for each attempt.
+    :meth:`cancel` (from any thread) ends the iteration and closes it; call
+    it when leaving a stream that has not ended.
+    """
+
+    def __init__(self, client: "Client",
+                 request: alerts_pb2.SubscribeRequest, reconnect: bool,
+                 backoff: Backoff,
+                 on_heartbeat: Optional[Callable[[Heartbeat], None]],
+                 on_retry: Optional[RetryCallback]) -> None:
+        self._client = client
+        self._request = request
+        self._reconnect = reconnect
+        self._on_heartbeat = on_heartbeat
+        self._stop = threading.Event()
+        self._retrier = _Retrier(backoff, on_retry, self._stop)
+        self._lock = threading.Lock()
+        self._call: Optional[grpc.Call] = None
+        self._channel: Optional[grpc.Channel] = None
+        self._responses: Optional[Iterator[alerts_pb2.SubscribeResponse]]
+        self._responses = None
+        self._buffer: Deque[Alert] = collections.deque()
+        #: The cursor of the last alert returned; empty before the first.
+        self.last_cursor = ""
+        #: How many times the stream has subscribed again.
+        self.reconnects = 0
+
+    def __iter__(self) -> "AlertIterator":
+        return self
+
+    def __next__(self) -> Alert:
+        while not self._buffer:
+            if self._stop.is_set():
+                raise StopIteration
+            self._receive()
+        alert = self._buffer.popleft()
+        self.last_cursor = alert.cursor
+        return alert
+
+    def cancel(self) -> None:
+        """Ends the stream (a blocked ``next`` raises StopIteration) and
+        closes its channel."""
+        self._stop.set()
+        with self._lock:
+            if self._call is not None:
+                self._call.cancel()
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
+    def _open(self) -> Iterator[alerts_pb2.SubscribeResponse]:
+        """Starts a Subscribe call after the last returned alert."""
+        request = alerts_pb2.SubscribeRequest()
+        request.CopyFrom(self._request)
+        if self.last_cursor:
+            request.after_cursor = self.last_cursor
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+            self._channel, stub = self._client._connect()
+            call = stub.Subscribe(request)
+            self._call = call
+            if self._stop.is_set():
+                call.cancel()
+        return call
+
+    def _receive(self) -> None:
+        """Reads one response into the buffer, reconnecting if it may."""
+        if self._responses is None:
+            self._responses = self._open()
+        try:
+            response = next(self._responses)
+        except StopIteration:
+            self.cancel()  # The server ended the stream: OK.
+            return
+        except grpc.RpcError as rpc_error:
+            self._responses = None
+            if self._stop.is_set():
+                return
+            error = DipwireError.from_rpc_error(rpc_error)
+            if not (self._reconnect
+                    and error.code == grpc.StatusCode.UNAVAILABLE):
+                self.cancel()
+                raise error from None
+            try:
+                if self._retrier.wait(error):
+                    self.reconnects += 1
+            except DipwireError:
+                self.cancel()
+                raise
+            return
+        self._retrier.succeeded()
+        if response.alerts:
+            self._buffer.extend(response.alerts)
+        elif response.HasField("heartbeat") and self._on_heartbeat:
+            self._on_heartbeat(response.heartbeat)
+
+
+_END = object()
+
+
+class _PublishCall:
+    """One PublishStream call: requests in, responses read by a thread."""
+
+    def __init__(self, stub: alerts_pb2_grpc.AlertServiceStub) -> None:
+        self._requests: "queue.Queue[Optional[PublishRequest]]" = (
+            queue.Queue())
+        self._responses: "queue.Queue[object]" = queue.Queue()
+        self._call = stub.PublishStream(self._request_iterator())
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _request_iterator(self) -> Iterator[PublishRequest]:
+        while True:
+            request = self._requests.get()
+            if request is None:
+                return
+            yield request
+
+    def _read(self) -> None:
+        try:
+            for response in self._call:
+                self._responses.put(response)
+            self._responses.put(_END)
+        except grpc.RpcError as error:
+            self._responses.put(DipwireError.from_rpc_error(error))
+
+    def send(self, request: PublishRequest) -> None:
+        """Queues ``request`` on the stream."""
+        self._requests.put(request)
+
+    def receive(self, timeout: float) -> PublishResponse:
+        """The next response; raises DipwireError when the stream fails or
+        ends, or DEADLINE_EXCEEDED after ``timeout`` seconds without one."""
+        try:
+            item = self._responses.get(timeout=timeout)
+        except queue.Empty:
+            raise DipwireError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"no PublishStream response within {timeout:g}s") from None
+        if isinstance(item, DipwireError):
+            raise item
+        if item is _END:
+            raise DipwireError(grpc.StatusCode.INTERNAL,
+                               "the server ended PublishStream early")
+        assert isinstance(item, PublishResponse)
+        return item
+
+    def close(self) -> None:
+        """Half-closes and cancels the call, and waits for the reader."""
+        self._requests.put(None)
+        self._call.cancel()
+        self._reader.join(timeout=10)
+
+
+class Client:
+    """A connection to dipwired.
+
+    ``timeout`` is the deadline in seconds of each unary call and, on
+    :meth:`publish_batches`, the longest wait for one response. ``backoff``
+    is the retry schedule of the streams that reconnect. Use it as a
+    context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, target: str = DEFAULT_TARGET, timeout: float = 30.0,
+                 backoff: Backoff = Backoff()) -> None:
+        if not target:
+            raise ValueError("the server address is empty")
+        if timeout <= 0:
+            raise ValueError(f"the timeout must be positive, not {timeout}")
+        self.target = target
+        self.timeout = timeout
+        self.backoff = backoff
+        self._channel, self._stub = self._connect()
+
+    def _connect(self) -> Tuple[grpc.Channel,
+                                alerts_pb2_grpc.AlertServiceStub]:
+        """A new channel to the server, with subchannels of its own."""
+        channel = grpc.insecure_channel(self.target, options=[
+            ("grpc.keepalive_time_ms", _KEEPALIVE_TIME_MS),
+            ("grpc.keepalive_timeout_ms", _KEEPALIVE_TIMEOUT_MS),
+            ("grpc.keepalive_permit_without_calls", 0),
+            ("grpc.max_reconnect_backoff_ms", _MAX_RECONNECT_BACKOFF_MS),
+            ("grpc.max_receive_message_length", _MAX_RECEIVE_MESSAGE_BYTES),
+            ("grpc.use_local_subchannel_pool", 1),
+        ])
+        return channel, alerts_pb2_grpc.AlertServiceStub(channel)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Closes the channel; running calls end with CANCELLED."""
+        self._channel.close()
+
+    def _unary(self, method: Callable[..., T], request: object) -> T:
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise DipwireError.from_rpc_error(error) from None
+
+    def publish(self, events: Iterable[DiplomaticEvent]) -> PublishResponse:
+        """Publishes ``events`` as one atomic batch (``Publish``).
+
+        Returns one ``PublishResult`` per event, in order. An invalid event
+        fails the whole batch with ``INVALID_ARGUMENT`` naming ``events[i]``.
+        """
+        request = PublishRequest(events=list(events))
+        return self._unary(self._stub.Publish, request)
+
+    def publish_stream(self, requests: Iterable[PublishRequest]
+                       ) -> Iterator[PublishResponse]:
+        """One raw ``PublishStream`` call: a response per request, in order.
+
+        A failed request is answered by a response whose ``error`` is set;
+        a broken stream raises :class:`DipwireError`. No retries: see
+        :meth:`publish_batches`.
+        """
+        try:
+            yield from self._stub.PublishStream(iter(requests))
+        except grpc.RpcError as error:
+            raise DipwireError.from_rpc_error(error) from None
+
+    def publish_batches(self, requests: Iterable[Tuple[T, PublishRequest]],
+                        window: int = 4,
+                        on_retry: Optional[RetryCallback] = None
+                        ) -> Iterator[Tuple[T, PublishResponse]]:
+        """Streams ``(tag, request)`` pairs over ``PublishStream``, at most
+        ``window`` requests in flight, and yields ``(tag, response)`` in
+        order.
+
+        ``requests`` is read lazily, and asked again after each response
+        even once it has run out, so its producer may add requests (say,
+        the rest of a rejected batch) after seeing a response. When the
+        stream breaks with ``UNAVAILABLE``, or a request is answered with
+        ``UNAVAILABLE``, the requests without an answer are sent again, in
+        order, on a new stream after the backoff: safe, because ``event_id``
+        is the idempotency key (an event that was stored comes back as
+        ``DUPLICATE``). Raises the last ``UNAVAILABLE`` as
+        :class:`DipwireError` once ``backoff.give_up_after`` has passed, and
+        any other stream error at once.
+        """
+        if window < 1:
+            raise ValueError(f"window must be at least 1, not {window}")
+        source = iter(requests)
+        pending: Deque[Tuple[T, PublishRequest]] = collections.deque()
+        retrier = _Retrier(self.backoff, on_retry)
+        channel, stub = self._connect()
+        call = _PublishCall(stub)
+        try:
+            while True:
+                # Asked again after each response, even once it ran out.
+                while len(pending) < window:
+                    item = next(source, None)
+                    if item is None:
+                        break
+                    pending.append(item)
+                    call.send(item[1])
+                if not pending:
+                    return
+                error: Optional[DipwireError] = None
+                try:
+                    response = call.receive(self.timeout)
+                    if response.error.code == _UNAVAILABLE_NUMBER:
+                        error = DipwireError.from_number(
+                            response.error.code, response.error.message)
+                except DipwireError as stream_error:
+                    if stream_error.code != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    error = stream_error
+                if error is not None:
+                    call.close()
+                    channel.close()
+                    retrier.wait(error)
+                    channel, stub = self._connect()
+                    call = _PublishCall(stub)
+                    for _, request in pending:
+                        call.send(request)
+                    continue
+                retrier.succeeded()
+                tag, _ = pending.popleft()
+                yield tag, response
+        finally:
+            call.close()
+            channel.close()
+
+    def subscribe(self, filter: str = "", start: Optional[Start] = None,
+                  subscription: Optional[str] = None, reconnect: bool = True,
+                  heartbeat_interval: Optional[float] = None,
+                  on_heartbeat: Optional[Callable[[Heartbeat], None]] = None,
+                  on_retry: Optional[RetryCallback] = None) -> AlertIterator:
+        """Subscribes to the alerts matching ``filter`` (AIP-160 subset).
+
+        ``start``: ``EARLIEST``, ``LATEST`` (what None means for a new
+        stream), a cursor (the alerts after it) or an aware datetime. A
+        durable ``subscription`` without a start resumes after its last
+        acknowledged alert. ``heartbeat_interval`` is in seconds (the server
+        raises it to at least 1; None: the server's 15). Heartbeats are not
+        yielded; ``on_heartbeat`` sees them. See :class:`AlertIterator` for
+        how ``reconnect`` resumes.
+        """
+        request = alerts_pb2.SubscribeRequest(filter=filter)
+        if start is not None:
+            _set_start(request, start)
+        if subscription:
+            request.subscription = subscription
+        if heartbeat_interval is not None:
+            request.heartbeat_interval.FromMilliseconds(
+                int(heartbeat_interval * 1000))
+        return AlertIterator(self, request, reconnect, self.backoff,
+                             on_heartbeat, on_retry)
+
+    def acknowledge(self, subscription: str, cursor: str) -> None:
+        """Acknowledges ``cursor`` (and all before it) for ``subscription``."""
+        request = alerts_pb2.AcknowledgeRequest(subscription=subscription,
+                                                cursor=cursor)
+        self._unary(self._stub.Acknowledge, request)
+
+    def list_alerts(self, filter: str = "", page_size: int = 0,
+                    page_token: str = "") -> alerts_pb2.ListAlertsResponse:
+        """One page of alert history, oldest first (server default 100)."""
+        request = alerts_pb2.ListAlertsRequest(
+            filter=filter, page_size=page_size, page_token=page_token)
+        return self._unary(self._stub.ListAlerts, request)
+
+    def list_events(self, filter: str = "", page_size: int = 0,
+                    page_token: str = "") -> alerts_pb2.ListEventsResponse:
+        """One page of event history, oldest first (server default 100)."""
+        request = alerts_pb2.ListEventsRequest(
+            filter=filter, page_size=page_size, page_token=page_token)
+        return self._unary(self._stub.ListEvents, request)
+
+    def all_alerts(self, filter: str = "") -> List[Alert]:
+        """Every alert matching ``filter``, following the page tokens."""
+        return _all_pages(lambda token: self.list_alerts(
+            filter, 1000, token), lambda page: page.alerts)
+
+    def all_events(self, filter: str = "") -> List[DiplomaticEvent]:
+        """Every event matching ``filter``, following the page tokens."""
+        return _all_pages(lambda token: self.list_events(
+            filter, 1000, token), lambda page: page.events)
+
+
+def _all_pages(fetch: Callable[[str], object],
+               items: Callable[[object], Iterable[T]]) -> List[T]:
+    """Concatenates the items of every page ``fetch`` returns."""
+    result: List[T] = []
+    token = ""
+    while True:
+        page = fetch(token)
+        result.extend(items(page))
+        token = getattr(page, "next_page_token")
+        if not token:
+            return result

@@ -1,0 +1,143 @@
+"""Fixtures: the real dipwired on 127.0.0.1 and the real ingest script.
+
+dipwired is the binary named by DIPWIRE_DIPWIRED (CTest passes this build's),
+else the first of build/test/server/dipwired and build/server/dipwired in
+the repository. Every wait here is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO = PACKAGE_DIR.parents[1]
+DEMO = REPO / "deploy" / "demo" / "seed-article.jsonl"
+START_TIMEOUT = 30.0
+INGEST_TIMEOUT = 90.0
+
+sys.path.insert(0, str(PACKAGE_DIR))
+
+
+def dipwired_path() -> Path:
+    """The dipwired binary under test."""
+    configured = os.environ.get("DIPWIRE_DIPWIRED")
+    if configured:
+        return Path(configured)
+    for candidate in ("build/test/server/dipwired", "build/server/dipwired"):
+        if (REPO / candidate).is_file():
+            return REPO / candidate
+    pytest.fail("no dipwired: build it, or set DIPWIRE_DIPWIRED")
+
+
+class Dipwired:
+    """One dipwired process with its data directory."""
+
+    def __init__(self, data_dir: Path, log_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._log_dir = log_dir
+        self._starts = 0
+        self.process: Optional[subprocess.Popen] = None
+        self.address = ""
+
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def start(self, listen: str = "127.0.0.1:0") -> str:
+        """Starts dipwired and waits for its "listening on" line."""
+        assert self.process is None, "already running"
+        self._starts += 1
+        log = open(self._log_dir / f"dipwired.{self._starts}.log", "wb")
+        self.process = subprocess.Popen(
+            [str(dipwired_path()), "--listen", listen, "--data-dir",
+             str(self.data_dir)],
+            stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        self.address = _read_listening(self.process, START_TIMEOUT)
+        return self.address
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Stops dipwired with ``sig``; returns its exit status."""
+        assert self.process is not None
+        process, self.process = self.process, None
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=START_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=START_TIMEOUT)
+            raise
+        finally:
+            assert process.stdout is not None
+            process.stdout.close()
+
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        """Stops it and starts it again on the same address and data."""
+        address = self.address
+        self.stop(sig)
+        self.start(listen=address)
+        assert self.address == address
+
+
+def _read_listening(process: subprocess.Popen, timeout: float) -> str:
+    """The HOST:PORT of the "listening on HOST:PORT" line on stdout."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    output = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not selector.select(timeout=deadline - time.monotonic()):
+                break
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            output += chunk
+            for line in output.decode(errors="replace").splitlines():
+                if line.startswith("listening on "):
+                    return line[len("listening on "):].strip()
+    process.kill()
+    process.wait(timeout=timeout)
+    pytest.fail(f"dipwired did not report its address; stdout: {output!r}")
+
+
+@pytest.fixture
+def dipwired(tmp_path: Path) -> Iterator[Dipwired]:
+    """A running dipwired on 127.0.0.1 with an empty data directory."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    server = Dipwired(data_dir, tmp_path)
+    server.start()
+    yield server
+    if server.process is not None:
+        server.stop(signal.SIGKILL)
+
+
+def ingest_command(*args: str) -> List[str]:
+    """The command line of ``python3 -m dipwire.ingest ARGS``."""
+    return [sys.executable, "-m", "dipwire.ingest", *args]
+
+
+def ingest_env() -> dict:
+    """The environment the ingest script runs in: this package first."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(PACKAGE_DIR)] + [p for p in env.get("PYTHONPATH", "").split(
+            os.pathsep) if p])
+    return env
+
+
+def run_ingest(*args: str) -> subprocess.CompletedProcess:
+    """Runs the ingest script to its end (bounded)."""
+    return subprocess.run(ingest_command(*args), env=ingest_env(),
+                          capture_output=True, text=True,
+                          timeout=INGEST_TIMEOUT, check=False)
