@@ -125,7 +125,7 @@ void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
         "the server is shutting down; nothing of this request was stored"));
     return;
   }
-  std::move(done)(absl::ResourceExhaustedError(absl::StrCat(
+  std::move(done)(absl::UnavailableError(absl::StrCat(
       "publish queue full: ", queued,
       " events wait to be committed and this request adds ", events,
       "; at most ", options_.max_pending_events,

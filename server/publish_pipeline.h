@@ -70,7 +70,7 @@ class PublishPipeline {
 
   // Queues a batch that passed ValidatePublishRequest. `done` runs exactly
   // once. Never blocks on I/O. Answers at once (on the caller's thread,
-  // before Submit returns) with RESOURCE_EXHAUSTED when the queue holds
+  // before Submit returns) with UNAVAILABLE when the queue holds
   // max_pending_events already ("publish queue full ...
   // (--max-pending-events=N)"; nothing of the batch is stored and a retry
   // after a short backoff may succeed), and after Stop with UNAVAILABLE.

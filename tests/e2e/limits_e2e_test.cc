@@ -308,7 +308,7 @@ TEST_F(LimitsEndToEndTest, FullPublishQueueRefusesRequestsWhichARetryStores) {
     ASSERT_THAT((*session)->Receive(&response), IsOk());
     if (!response.has_error()) continue;
     EXPECT_EQ(response.error().code(),
-              static_cast<int>(absl::StatusCode::kResourceExhausted));
+              static_cast<int>(absl::StatusCode::kUnavailable));
     EXPECT_THAT(response.error().message(),
                 AllOf(HasSubstr("publish queue full: "),
                       HasSubstr("(--max-pending-events=1)")));

@@ -231,7 +231,7 @@ TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
   submit(3, PeaceBatch("c", v1::PeaceTalkUpdate::COLLAPSED));
   ASSERT_TRUE(done[3].HasBeenNotified());
   EXPECT_THAT(results[3],
-              StatusIs(absl::StatusCode::kResourceExhausted,
+              StatusIs(absl::StatusCode::kUnavailable,
                        "publish queue full: 3 events wait to be committed and "
                        "this request adds 1; at most 3 may wait "
                        "(--max-pending-events=3); nothing of this request was "
