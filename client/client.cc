@@ -125,7 +125,8 @@ absl::Duration ReconnectDelay(const ReconnectOptions& options, int attempt,
 //   is over (no more attempts), sets `finished_` and `final_status_` once.
 // - `cancelled_` only goes from false to true; once set, no call starts.
 // - The reader thread waits while `queue_` holds kMaxQueuedResponses.
-// - `last_returned_cursor_` is the cursor of the last alert Next returned;
+// - `last_returned_cursor_` is the cursor of the last alert Next returned,
+//   or the head_cursor of a heartbeat it returned after that;
 //   a re-subscribe clears `queue_` and starts after it, in one critical
 //   section, so nothing is returned twice and nothing is skipped.
 class AlertStream::Impl {
@@ -164,6 +165,9 @@ class AlertStream::Impl {
       queue_.pop_front();
       if (out->alerts_size() > 0) {
         last_returned_cursor_ = out->alerts(out->alerts_size() - 1).cursor();
+      } else if (!out->heartbeat().head_cursor().empty()) {
+        // The stream has been served everything up to it (alerts.proto).
+        last_returned_cursor_ = out->heartbeat().head_cursor();
       }
       return true;
     }

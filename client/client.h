@@ -263,19 +263,20 @@ class Client {
   // Like Subscribe, but the stream survives a broken connection or a
   // restarted server: when it ends with a retryable status it waits (see
   // ReconnectOptions) and subscribes again with `after_cursor` set to the
-  // cursor of the last alert its Next returned, or, while it has returned
-  // none, with `request` unchanged. Next blocks through the wait; every
-  // other status reaches Next at once. Returns INVALID_ARGUMENT when
-  // `options` is out of range (see ReconnectOptions).
+  // cursor of the last alert its Next returned (or the head_cursor of a
+  // heartbeat returned after it, which covers the alerts the filter passed
+  // over), or, while it has returned neither, with `request` unchanged.
+  // Next blocks through the wait; every other status reaches Next at once.
+  // Returns INVALID_ARGUMENT when `options` is out of range (see
+  // ReconnectOptions).
   //
-  // With a durable `subscription`, a re-subscribe with `after_cursor` moves
-  // (seeks) the subscription to the last alert returned, as the server
-  // does for any start: acknowledge each alert before asking for the next
-  // response (as `dipwire subscribe` does), or expect the stored cursor to
-  // move past alerts returned but not acknowledged. A stream started at
-  // LATEST (or without a start) that breaks before returning any alert
-  // starts at LATEST again, so alerts created while it was disconnected are
-  // not delivered to it; start from a cursor or a time to avoid that.
+  // With a durable `subscription`, the re-subscribe's `after_cursor` never
+  // moves the stored cursor forward (the server only moves it back for a
+  // start before it), so alerts returned but not yet acknowledged are
+  // delivered again to the next process that resumes the subscription.
+  // A stream started at LATEST that breaks before its first response
+  // starts at LATEST again; the first heartbeat (sent at once) fixes its
+  // place.
   absl::StatusOr<std::unique_ptr<AlertStream>> SubscribeResumable(
       const v1::SubscribeRequest& request, ReconnectOptions options);
 

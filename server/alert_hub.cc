@@ -184,7 +184,9 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
   sub->filter = std::move(filter);
   sub->start = start;
   sub->heartbeat = heartbeat;
-  sub->last_write = clock_->Now();
+  // The first turn with nothing to deliver sends a heartbeat at once: the
+  // client learns the stream is attached, and where it stands.
+  sub->last_write = absl::InfinitePast();
   Sub* raw = sub.get();
   subs_.emplace(raw->id, std::move(sub));
   ++open_streams_;
@@ -361,9 +363,9 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
                              store_->AlertPositionBefore(start.time));
   }
   if (!start.subscription.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
+                             store_->GetSubscription(start.subscription));
     if (start.kind == StartSpec::Kind::kResume) {
-      DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
-                               store_->GetSubscription(start.subscription));
       if (acked.has_value()) {
         sub->after = *acked;
         sub->started = true;
@@ -372,15 +374,20 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
       // Created on first use at the default start, LATEST.
       sub->after = sub->latest;
     }
-    {
-      // A stream already taken over must not move the subscription under
-      // its successor; NextStep ends it with ABORTED.
-      absl::MutexLock lock(&mu_);
-      if (sub->taken_over) return absl::OkStatus();
+    // Created at the stream's start, or moved back to it (a replay). A
+    // start never moves the stored cursor forward, past alerts a client may
+    // have received but not acknowledged (a resuming client re-subscribes
+    // after the last alert it returned): only Acknowledge does that.
+    if (!acked.has_value() || sub->after < *acked) {
+      {
+        // A stream already taken over must not move the subscription under
+        // its successor; NextStep ends it with ABORTED.
+        absl::MutexLock lock(&mu_);
+        if (sub->taken_over) return absl::OkStatus();
+      }
+      DIPWIRE_RETURN_IF_ERROR(store_->PutSubscription(
+          start.subscription, sub->after, clock_->Now()));
     }
-    // Created or moved (seek) to the stream's start.
-    DIPWIRE_RETURN_IF_ERROR(
-        store_->PutSubscription(start.subscription, sub->after, clock_->Now()));
   }
   sub->started = true;
   return absl::OkStatus();
@@ -417,9 +424,13 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
       waiting_.push_back(sub);
       return Step::kNone;
     }
+    // The stream has been served every alert up to sub->after (its head;
+    // the log's once it has caught up): a client may resume after it.
     v1::Heartbeat* heartbeat = sub->response.mutable_heartbeat();
     *heartbeat->mutable_server_time() = ToProtoTime(now);
-    if (head_ > 0) heartbeat->set_head_cursor(EncodeCursor(head_));
+    if (sub->started && sub->after > 0) {
+      heartbeat->set_head_cursor(EncodeCursor(sub->after));
+    }
   }
   sub->state = State::kWriting;
   sub->last_write = now;

@@ -47,9 +47,9 @@ v1::SubscribeResponse AlertsWithCursors(std::vector<std::string> alert_ids) {
   return response;
 }
 
-v1::SubscribeResponse HeartbeatResponse() {
+v1::SubscribeResponse HeartbeatResponse(std::string head_cursor = "c1") {
   v1::SubscribeResponse response;
-  response.mutable_heartbeat()->set_head_cursor("c1");
+  response.mutable_heartbeat()->set_head_cursor(std::move(head_cursor));
   return response;
 }
 
@@ -468,7 +468,8 @@ TEST_F(ClientTest, ResumableStreamDropsReadAheadThatWasNotReturned) {
 }
 
 TEST_F(ClientTest, ResumableStreamKeepsTheOriginalStartUntilAnAlertIsReturned) {
-  service_.set_subscribe_script({HeartbeatResponse()}, {},
+  // A heartbeat of a stream that has no alert behind it has no head_cursor.
+  service_.set_subscribe_script({HeartbeatResponse("")}, {},
                                 absl::UnavailableError("connection reset"));
   service_.Release();
   std::unique_ptr<Client> client = ConnectToFake();
@@ -490,6 +491,37 @@ TEST_F(ClientTest, ResumableStreamKeepsTheOriginalStartUntilAnAlertIsReturned) {
   ASSERT_GE(sent.size(), 2U);
   EXPECT_EQ(sent[1].start_case(), v1::SubscribeRequest::kStartTime);
   EXPECT_EQ(sent[1].start_time().seconds(), 1711962000);
+}
+
+TEST_F(ClientTest,
+       ResumableStreamResumesAfterTheHeadCursorOfAReturnedHeartbeat) {
+  // The filter passed over everything up to c9: a re-subscribe starts
+  // there, not at the original start (LATEST would skip the alerts created
+  // while disconnected; EARLIEST would scan again what was passed over).
+  service_.set_subscribe_script(
+      {AlertsResponse({"al-1"}), HeartbeatResponse("c9")}, {},
+      absl::UnavailableError("connection reset"));
+  service_.Release();
+  std::unique_ptr<Client> client = ConnectToFake();
+  ASSERT_NE(client, nullptr);
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::LATEST);
+  EventRecorder recorder;
+  absl::StatusOr<std::unique_ptr<AlertStream>> stream =
+      client->SubscribeResumable(request, recorder.Options());
+  ASSERT_THAT(stream, IsOk());
+
+  v1::SubscribeResponse response;
+  ASSERT_THAT((*stream)->Next(&response, absl::Seconds(10)), IsOk());
+  ASSERT_EQ(response.alerts_size(), 1);
+  ASSERT_THAT((*stream)->Next(&response, absl::Seconds(10)), IsOk());
+  ASSERT_TRUE(response.has_heartbeat());
+  // The second call's first response: the script again.
+  ASSERT_THAT((*stream)->Next(&response, absl::Seconds(10)), IsOk());
+  (*stream)->Cancel();
+  const std::vector<v1::SubscribeRequest> sent = service_.subscribe_requests();
+  ASSERT_GE(sent.size(), 2U);
+  EXPECT_EQ(sent[1].after_cursor(), "c9");
 }
 
 TEST_F(ClientTest, ResumableStreamWithoutResponsesBacksOffThenGivesUp) {

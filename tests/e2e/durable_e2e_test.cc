@@ -166,6 +166,35 @@ TEST_F(DurableSubscriptionTest, StreamWithAStartSeeksTheSubscription) {
   third->Cancel();
 }
 
+TEST_F(DurableSubscriptionTest, StartAfterTheLastAckNeverMovesItForward) {
+  PublishEvents(*client_, 1, 4);
+  auto first = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(first, nullptr);
+  std::vector<v1::Alert> alerts = ReadAlerts(*first, 4);
+  ASSERT_THAT(alerts, SizeIs(4));
+  ASSERT_THAT(Ack("desk", alerts[0].cursor()), IsOk());
+  first->Cancel();
+
+  // Served from its start, as a reconnecting client asks ...
+  v1::SubscribeRequest ahead = Durable("desk");
+  ahead.set_after_cursor(alerts[2].cursor());
+  auto second = Subscribe(ahead);
+  ASSERT_NE(second, nullptr);
+  std::vector<v1::Alert> served = ReadAlerts(*second, 1);
+  ASSERT_THAT(served, Not(IsEmpty()));
+  EXPECT_EQ(served[0].alert_id(), alerts[3].alert_id());
+  // ... but alerts 2 and 3 were never acknowledged: the stored cursor stays.
+  EXPECT_EQ(List().at(0).cursor(), alerts[0].cursor());
+  second->Cancel();
+
+  auto third = Subscribe(Durable("desk"));
+  ASSERT_NE(third, nullptr);
+  std::vector<v1::Alert> resumed = ReadAlerts(*third, 1);
+  ASSERT_THAT(resumed, Not(IsEmpty()));
+  EXPECT_EQ(resumed[0].alert_id(), alerts[1].alert_id());
+  third->Cancel();
+}
+
 TEST_F(DurableSubscriptionTest, NewerStreamTakesOverAndTheOlderEndsAborted) {
   PublishEvents(*client_, 1, 2);
   auto older = Subscribe(DurableFromEarliest("desk"));

@@ -156,13 +156,17 @@ TEST_F(EndToEndTest, QuietStreamGetsHeartbeatsWithHeadCursor) {
   request.mutable_heartbeat_interval()->set_nanos(1000);  // raised to 1 s
   auto stream = Subscribe(request);
   ASSERT_NE(stream, nullptr);
-  const absl::Time start = absl::Now();
+  // The first heartbeat comes at once: the stream is attached, and has
+  // passed over every alert up to its head_cursor.
   v1::SubscribeResponse response;
   ASSERT_THAT(stream->Next(&response, kStreamWait), IsOk());
   EXPECT_TRUE(response.has_heartbeat());
   EXPECT_EQ(response.heartbeat().head_cursor(), AllAlerts()[0].cursor());
+  const absl::Time first = absl::Now();
+  ASSERT_THAT(stream->Next(&response, kStreamWait), IsOk());
+  EXPECT_TRUE(response.has_heartbeat());
   // The interval was raised to the 1 s minimum, not taken as 1 µs.
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_GE(absl::Now() - first, absl::Milliseconds(900));
   stream->Cancel();
 }
 

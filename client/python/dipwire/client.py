@@ -168,14 +168,14 @@ class AlertIterator(Iterator[Alert]):
 
     With ``reconnect`` a stream that ends with ``UNAVAILABLE`` (server
     restarted, connection lost) subscribes again, after the backoff, with
-    ``after_cursor`` set to the cursor of the last alert returned: no alert
-    is skipped or returned twice. While none has been returned it subscribes
-    with the original start, so a stream started at ``LATEST`` that breaks
-    before its first alert misses the alerts created while it was
-    disconnected (start from a cursor or a time to avoid that). With a
-    durable ``subscription``, such a re-subscribe moves (seeks) the
-    subscription to the last alert returned, as the server does for any
-    start. Any other error is raised as :class:`DipwireError`.
+    ``after_cursor`` set to the cursor of the last alert returned (or the
+    ``head_cursor`` of a heartbeat received after it): no alert is skipped
+    or returned twice. Before the first response it subscribes with the
+    original start. With a durable ``subscription`` the re-subscribe never
+    moves the stored cursor forward (only ``acknowledge`` does), so alerts
+    returned but not acknowledged come again to the next process that
+    resumes the subscription. Any other error is raised as
+    :class:`DipwireError`.
 
     Each stream has a channel of its own, opened again for each attempt.
     :meth:`cancel` (from any thread) ends the iteration and closes it; call
@@ -199,7 +199,8 @@ class AlertIterator(Iterator[Alert]):
         self._responses: Optional[Iterator[alerts_pb2.SubscribeResponse]]
         self._responses = None
         self._buffer: Deque[Alert] = collections.deque()
-        #: The cursor of the last alert returned; empty before the first.
+        #: Where a re-subscribe starts: the cursor of the last alert
+        #: returned, or the head_cursor of a later heartbeat; empty before.
         self.last_cursor = ""
         #: How many times the stream has subscribed again.
         self.reconnects = 0
@@ -271,8 +272,13 @@ class AlertIterator(Iterator[Alert]):
         self._retrier.succeeded()
         if response.alerts:
             self._buffer.extend(response.alerts)
-        elif response.HasField("heartbeat") and self._on_heartbeat:
-            self._on_heartbeat(response.heartbeat)
+        elif response.HasField("heartbeat"):
+            # Every alert before it was returned (the buffer is empty), and
+            # the stream has been served up to head_cursor: resume after it.
+            if response.heartbeat.head_cursor:
+                self.last_cursor = response.heartbeat.head_cursor
+            if self._on_heartbeat:
+                self._on_heartbeat(response.heartbeat)
 
 
 _END = object()

@@ -69,6 +69,37 @@ def test_subscribe_resumes_across_a_restart(dipwired: Dipwired) -> None:
     assert alerts.last_cursor == history[-1].cursor
 
 
+def test_latest_stream_without_alerts_resumes_after_its_heartbeat(
+        dipwired: Dipwired) -> None:
+    # A LATEST stream whose filter has matched nothing yet: its resume
+    # point is the head_cursor of the heartbeat it got at once, so an alert
+    # published while it was disconnected is not skipped.
+    with Client(dipwired.address, timeout=10,
+                backoff=Backoff(initial=1.0, maximum=1.0, jitter=0.0)) as client:
+        client.publish(DEMO_EVENTS[:1])
+        heartbeats: List[object] = []
+        alerts = client.subscribe(filter="type = PEACE_TALK_STATUS_CHANGED",
+                                  on_heartbeat=heartbeats.append)
+        seen: List[Alert] = []
+        consumer = threading.Thread(target=lambda: seen.extend(alerts))
+        consumer.start()
+        try:
+            wait_until(lambda: len(heartbeats) >= 1)
+            assert alerts.last_cursor == client.all_alerts()[-1].cursor
+            dipwired.restart()
+            # Published before the stream's retry (1 s after the break).
+            client.publish(DEMO_EVENTS[1:])
+            expected = client.all_alerts(
+                filter="type = PEACE_TALK_STATUS_CHANGED")
+            assert expected
+            wait_until(lambda: len(seen) >= len(expected))
+        finally:
+            alerts.cancel()
+            consumer.join(timeout=10)
+    assert alerts.reconnects >= 1
+    assert [a.alert_id for a in seen] == [a.alert_id for a in expected]
+
+
 def test_errors_carry_code_and_message(dipwired: Dipwired) -> None:
     with Client(dipwired.address, timeout=10) as client:
         with pytest.raises(DipwireError) as bad_filter:
