@@ -3,8 +3,11 @@
 // through the real client library. Each limit is met at its boundary and
 // past it, where the error names the limit's flag and value.
 
+#include <poll.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <cstdlib>
 #include <fstream>
@@ -22,21 +25,20 @@
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
+#include "tests/testing/e2e_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire {
 namespace {
 
-using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
+using ::dipwire::testing::kStreamWait;
 using ::dipwire::testing::NewTempDir;
 using ::dipwire::testing::StatusIs;
 using ::google::protobuf::util::TimeUtil;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-// Bounds every wait for a stream response.
-constexpr absl::Duration kStreamWait = absl::Seconds(20);
 
 v1::DiplomaticEvent TradeEvent(const std::string& id, int year) {
   v1::DiplomaticEvent event;
@@ -97,39 +99,10 @@ DipwiredRun RunDipwired(const std::vector<std::string>& args) {
   return run;
 }
 
-class LimitsEndToEndTest : public ::testing::Test {
+// Each test starts dipwired (StartServer) with the limits it tests.
+class LimitsEndToEndTest : public DipwiredTest {
  protected:
-  void TearDown() override {
-    client_.reset();
-    if (server_ != nullptr) {
-      absl::StatusOr<int> exit_code = server_->Stop(SIGTERM, absl::Seconds(15));
-      ASSERT_THAT(exit_code, IsOk());
-      EXPECT_EQ(*exit_code, 0);
-    }
-  }
-
-  // Starts dipwired with `flags` and connects a client to it.
-  void StartServer(const std::vector<std::string>& flags) {
-    auto server = DipwiredProcess::Start(NewTempDir("limits"), flags);
-    ASSERT_THAT(server, IsOk());
-    server_ = *std::move(server);
-    client::ClientOptions options;
-    options.server = server_->address();
-    options.call_timeout = absl::Seconds(20);
-    auto client = client::Client::Connect(options);
-    ASSERT_THAT(client, IsOk());
-    client_ = *std::move(client);
-  }
-
-  std::unique_ptr<client::AlertStream> Subscribe(
-      const v1::SubscribeRequest& request) {
-    auto stream = client_->Subscribe(request);
-    EXPECT_THAT(stream, IsOk());
-    return stream.ok() ? *std::move(stream) : nullptr;
-  }
-
-  std::unique_ptr<DipwiredProcess> server_;
-  std::unique_ptr<client::Client> client_;
+  void SetUp() override { data_dir_ = NewTempDir("limits"); }
 };
 
 TEST_F(LimitsEndToEndTest, MaxStreamsRefusesTheNextStreamUntilOneEnds) {
@@ -171,6 +144,55 @@ TEST_F(LimitsEndToEndTest, MaxStreamsRefusesTheNextStreamUntilOneEnds) {
     absl::SleepFor(absl::Milliseconds(50));
   } while (absl::Now() < deadline);
   EXPECT_THAT(next, IsOk());
+}
+
+TEST_F(LimitsEndToEndTest, StreamOfAKilledClientProcessFreesItsPlace) {
+  StartServer({"--max-streams", "1"});
+  ASSERT_THAT(client_->Publish(TradeBatch("t", 1)), IsOk());
+  // The only stream allowed belongs to a `dipwire subscribe` process, which
+  // prints the alert on its stdout once the server has admitted it. (The
+  // child only makes async-signal-safe calls before exec.)
+  const std::string address = server_->address();
+  std::array<int, 2> out{};
+  ASSERT_EQ(pipe(out.data()), 0);
+  const pid_t subscriber = fork();
+  ASSERT_GE(subscriber, 0);
+  if (subscriber == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    execl(DIPWIRE_CLI_PATH, "dipwire", "subscribe", "--server", address.c_str(),
+          "--from", "earliest", "--no-reconnect", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  pollfd ready{out[0], POLLIN, 0};
+  ASSERT_EQ(poll(&ready, 1, absl::ToInt64Milliseconds(kStreamWait)), 1);
+  char byte = 0;
+  ASSERT_EQ(read(out[0], &byte, 1), 1);
+  close(out[0]);
+  v1::SubscribeResponse response;
+  std::unique_ptr<client::AlertStream> refused =
+      Subscribe(HeartbeatingSubscription());
+  ASSERT_NE(refused, nullptr);
+  absl::StatusOr<bool> next = refused->Next(&response, kStreamWait);
+  ASSERT_THAT(next, StatusIs(absl::StatusCode::kResourceExhausted));
+
+  // kill -9: the process says nothing more; the server must notice the
+  // connection is gone and release the stream.
+  ASSERT_EQ(kill(subscriber, SIGKILL), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(subscriber, &status, 0), subscriber);
+  const absl::Time released_by = absl::Now() + kStreamWait;
+  do {
+    std::unique_ptr<client::AlertStream> retry =
+        Subscribe(HeartbeatingSubscription());
+    ASSERT_NE(retry, nullptr);
+    next = retry->Next(&response, kStreamWait);
+    if (next.ok()) break;
+    ASSERT_THAT(next, StatusIs(absl::StatusCode::kResourceExhausted));
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < released_by);
+  ASSERT_THAT(next, IsOk());
+  EXPECT_TRUE(response.has_heartbeat());
 }
 
 TEST_F(LimitsEndToEndTest, MaxBatchEventsAppliesToPublishAndEachStreamRequest) {
