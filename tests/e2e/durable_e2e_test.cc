@@ -12,7 +12,6 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
 #include "tests/testing/e2e_fixture.h"
@@ -28,28 +27,13 @@ using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
 using ::dipwire::testing::kStreamWait;
 using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::NumberedPeaceEvent;
 using ::dipwire::testing::ReadAlerts;
 using ::dipwire::testing::StatusIs;
-using ::google::protobuf::util::TimeUtil;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::SizeIs;
-
-// A peace-talk event of its own process: exactly one alert.
-v1::DiplomaticEvent PeaceEvent(int n) {
-  v1::DiplomaticEvent event;
-  event.set_event_id(absl::StrCat("p", n));
-  *event.mutable_occurred_at() = TimeUtil::SecondsToTimestamp(1'718'409'600);
-  *event.mutable_reported_at() =
-      TimeUtil::SecondsToTimestamp(1'718'409'600 + n);
-  event.mutable_source()->set_outlet("AP");
-  v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
-  talk->set_process_id(absl::StrCat("process-", n));
-  talk->set_status(v1::PeaceTalkUpdate::PROPOSED);
-  talk->add_parties("UKR");
-  return event;
-}
 
 v1::SubscribeRequest Durable(const std::string& name) {
   v1::SubscribeRequest request;
@@ -69,7 +53,8 @@ class DurableSubscriptionTest : public DipwiredTest {
   // Publishes events first..last (one alert each).
   static void PublishEvents(client::Client& client, int first, int last) {
     v1::PublishRequest request;
-    for (int n = first; n <= last; ++n) *request.add_events() = PeaceEvent(n);
+    for (int n = first; n <= last; ++n)
+      *request.add_events() = NumberedPeaceEvent(n);
     ASSERT_THAT(client.Publish(request), IsOk());
   }
 

@@ -18,19 +18,19 @@
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "gmock/gmock.h"
-#include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
 #include "tests/testing/dipwired_process.h"
+#include "tests/testing/e2e_fixture.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire {
 namespace {
 
-using ::dipwire::testing::DipwiredProcess;
+using ::dipwire::testing::AlertIds;
+using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
-using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::NumberedPeaceEvent;
 using ::dipwire::testing::StatusIs;
-using ::google::protobuf::util::TimeUtil;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -40,28 +40,6 @@ using ::testing::SizeIs;
 // How long a test waits for one response, or for a notification, before it
 // fails: generous, since the machine may be busy. Never a speed assertion.
 constexpr absl::Duration kWait = absl::Seconds(30);
-
-// A peace-talk event of its own process: exactly one alert.
-v1::DiplomaticEvent PeaceEvent(int n) {
-  v1::DiplomaticEvent event;
-  event.set_event_id(absl::StrCat("p", n));
-  *event.mutable_occurred_at() = TimeUtil::SecondsToTimestamp(1'718'409'600);
-  *event.mutable_reported_at() =
-      TimeUtil::SecondsToTimestamp(1'718'409'600 + n);
-  event.mutable_source()->set_outlet("AP");
-  v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
-  talk->set_process_id(absl::StrCat("process-", n));
-  talk->set_status(v1::PeaceTalkUpdate::PROPOSED);
-  talk->add_parties("UKR");
-  return event;
-}
-
-std::vector<std::string> AlertIds(const std::vector<v1::Alert>& alerts) {
-  std::vector<std::string> ids;
-  ids.reserve(alerts.size());
-  for (const v1::Alert& alert : alerts) ids.push_back(alert.alert_id());
-  return ids;
-}
 
 // Records what a resumable stream reports; thread-safe (the stream's reader
 // thread calls On).
@@ -121,74 +99,16 @@ class EventLog {
   std::vector<client::ReconnectEvent> events_ ABSL_GUARDED_BY(mu_);
 };
 
-class ReconnectEndToEndTest : public ::testing::Test {
+class ReconnectEndToEndTest : public DipwiredTest {
  protected:
-  void SetUp() override {
-    data_dir_ = NewTempDir("reconnect") + "/data";
-    absl::StatusOr<std::unique_ptr<DipwiredProcess>> server =
-        DipwiredProcess::Start(data_dir_);
-    ASSERT_THAT(server, IsOk());
-    server_ = *std::move(server);
-    address_ = server_->address();
-    client::ClientOptions options;
-    options.server = address_;
-    options.call_timeout = absl::Seconds(10);
-    absl::StatusOr<std::unique_ptr<client::Client>> client =
-        client::Client::Connect(options);
-    ASSERT_THAT(client, IsOk());
-    client_ = *std::move(client);
-  }
-
-  void TearDown() override {
-    if (server_ != nullptr) {
-      EXPECT_THAT(server_->Stop(SIGTERM, absl::Seconds(15)), IsOk());
-    }
-  }
-
-  // Stops the server with `signal` (SIGKILL: a crash).
-  void StopServer(int signal) {
-    ASSERT_NE(server_, nullptr);
-    EXPECT_THAT(server_->Stop(signal, absl::Seconds(15)), IsOk());
-    server_.reset();
-  }
-
-  // Starts the server again on the same data directory and port (a later
-  // --listen overrides the fixture's 127.0.0.1:0).
-  void RestartServer() {
-    ASSERT_EQ(server_, nullptr);
-    absl::StatusOr<std::unique_ptr<DipwiredProcess>> server =
-        DipwiredProcess::Start(data_dir_, {"--listen", address_});
-    ASSERT_THAT(server, IsOk());
-    server_ = *std::move(server);
-    ASSERT_EQ(server_->address(), address_);
-  }
-
   // Publishes events first..last, one Publish call each (so that a live
   // subscriber gets them in several responses).
   void PublishEach(int first, int last) {
     for (int n = first; n <= last; ++n) {
       v1::PublishRequest request;
-      *request.add_events() = PeaceEvent(n);
+      *request.add_events() = NumberedPeaceEvent(n);
       ASSERT_THAT(client_->Publish(request), IsOk()) << "p" << n;
     }
-  }
-
-  // The whole alert history, oldest first.
-  std::vector<v1::Alert> History() {
-    std::vector<v1::Alert> alerts;
-    v1::ListAlertsRequest request;
-    request.set_page_size(1000);
-    for (int page = 0; page < 100; ++page) {
-      absl::StatusOr<v1::ListAlertsResponse> listed =
-          client_->ListAlerts(request);
-      EXPECT_THAT(listed, IsOk());
-      if (!listed.ok()) break;
-      alerts.insert(alerts.end(), listed->alerts().begin(),
-                    listed->alerts().end());
-      if (listed->next_page_token().empty()) break;
-      request.set_page_token(listed->next_page_token());
-    }
-    return alerts;
   }
 
   // Reads responses until `*alerts` holds `count` alerts; stops early (with
@@ -214,11 +134,6 @@ class ReconnectEndToEndTest : public ::testing::Test {
     request.mutable_heartbeat_interval()->set_seconds(1);
     return request;
   }
-
-  std::string data_dir_;
-  std::string address_;
-  std::unique_ptr<DipwiredProcess> server_;
-  std::unique_ptr<client::Client> client_;
 };
 
 TEST_F(ReconnectEndToEndTest, KillAndRestartDeliversEveryAlertOnceInOrder) {
@@ -234,7 +149,7 @@ TEST_F(ReconnectEndToEndTest, KillAndRestartDeliversEveryAlertOnceInOrder) {
 
   StopServer(SIGKILL);
   ASSERT_TRUE(log.retrying().WaitForNotificationWithTimeout(kWait));
-  RestartServer();
+  RestartOnTheSamePort();
   // Once the stream is back, so is the channel (a call made while it waits
   // to reconnect fails at once).
   ASSERT_TRUE(log.resumed().WaitForNotificationWithTimeout(kWait))
@@ -242,7 +157,7 @@ TEST_F(ReconnectEndToEndTest, KillAndRestartDeliversEveryAlertOnceInOrder) {
   PublishEach(11, 15);
   ReadUntil(**stream, 15, &seen);
 
-  const std::vector<v1::Alert> history = History();
+  const std::vector<v1::Alert> history = AllAlerts();
   ASSERT_THAT(history, SizeIs(15));
   EXPECT_THAT(AlertIds(seen), ElementsAreArray(AlertIds(history)));
   EXPECT_GE((*stream)->reconnects(), 1);
@@ -281,11 +196,11 @@ TEST_F(ReconnectEndToEndTest, ReadAheadAlertsThatWereNotReturnedComeAgain) {
   // Fewer than the stream's read-ahead bound (8 responses), so that the
   // reader thread goes on reading and sees the stream end.
   PublishEach(2, 6);
-  const std::vector<v1::Alert> history = History();
+  const std::vector<v1::Alert> history = AllAlerts();
   ASSERT_THAT(history, SizeIs(6));
 
   StopServer(SIGTERM);  // Ends the stream with UNAVAILABLE.
-  RestartServer();
+  RestartOnTheSamePort();
   ASSERT_TRUE(log.resumed().WaitForNotificationWithTimeout(kWait))
       << log.Describe();
 

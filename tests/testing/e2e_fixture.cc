@@ -3,11 +3,14 @@
 #include <csignal>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/time_util.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire::testing {
 
+using ::google::protobuf::util::TimeUtil;
 using ::testing::SizeIs;
 
 std::unique_ptr<client::Client> ConnectClient(const std::string& address) {
@@ -51,6 +54,20 @@ absl::Status AwaitEnd(client::AlertStream& stream) {
   return absl::DeadlineExceededError("the stream did not end");
 }
 
+v1::DiplomaticEvent NumberedPeaceEvent(int n) {
+  v1::DiplomaticEvent event;
+  event.set_event_id(absl::StrCat("p", n));
+  *event.mutable_occurred_at() = TimeUtil::SecondsToTimestamp(1'718'409'600);
+  *event.mutable_reported_at() =
+      TimeUtil::SecondsToTimestamp(1'718'409'600 + n);
+  event.mutable_source()->set_outlet("AP");
+  v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
+  talk->set_process_id(absl::StrCat("process-", n));
+  talk->set_status(v1::PeaceTalkUpdate::PROPOSED);
+  talk->add_parties("UKR");
+  return event;
+}
+
 std::vector<std::string> AlertIds(const std::vector<v1::Alert>& alerts) {
   std::vector<std::string> ids;
   ids.reserve(alerts.size());
@@ -76,7 +93,8 @@ void DipwiredTest::StartServer(const std::vector<std::string>& extra_args) {
   auto server = DipwiredProcess::Start(data_dir_, extra_args);
   ASSERT_THAT(server, IsOk());
   server_ = *std::move(server);
-  client_ = ConnectClient(server_->address());
+  address_ = server_->address();
+  client_ = ConnectClient(address_);
   ASSERT_NE(client_, nullptr);
 }
 
@@ -86,6 +104,20 @@ void DipwiredTest::KillAndRestart() {
   ASSERT_EQ(*exit_code, 128 + SIGKILL);
   server_.reset();
   StartServer();
+}
+
+void DipwiredTest::StopServer(int signal) {
+  ASSERT_NE(server_, nullptr);
+  EXPECT_THAT(server_->Stop(signal, absl::Seconds(15)), IsOk());
+  server_.reset();
+}
+
+void DipwiredTest::RestartOnTheSamePort() {
+  ASSERT_EQ(server_, nullptr);
+  const std::string address = address_;
+  // A later --listen overrides DipwiredProcess's 127.0.0.1:0.
+  StartServer({"--listen", address});
+  ASSERT_EQ(address_, address);
 }
 
 std::vector<v1::Alert> DipwiredTest::AllAlerts(const std::string& filter) {

@@ -34,6 +34,10 @@ void AwaitHeartbeat(client::AlertStream& stream);
 // final status (OK when the server ended it with OK).
 absl::Status AwaitEnd(client::AlertStream& stream);
 
+// A peace-talk event "p<n>" of a process of its own ("process-<n>"):
+// exactly one alert.
+v1::DiplomaticEvent NumberedPeaceEvent(int n);
+
 // The alert ids of `alerts`, in order.
 std::vector<std::string> AlertIds(const std::vector<v1::Alert>& alerts);
 
@@ -51,6 +55,15 @@ class DipwiredTest : public ::testing::Test {
   // kill -9, then StartServer on the same data directory.
   void KillAndRestart();
 
+  // Stops the server with `signal` (SIGKILL: a crash; SIGTERM: a clean
+  // shutdown) and expects it to exit. client_ stays, unconnected.
+  void StopServer(int signal);
+
+  // Starts the server again after StopServer, on the same data directory
+  // and port, so that clients of the old address find it; reconnects
+  // client_.
+  void RestartOnTheSamePort();
+
   // Every alert of the history matching `filter`, paging through
   // ListAlerts.
   std::vector<v1::Alert> AllAlerts(const std::string& filter = "");
@@ -61,6 +74,8 @@ class DipwiredTest : public ::testing::Test {
       const v1::SubscribeRequest& request);
 
   std::string data_dir_;
+  // The server's address, kept across StopServer.
+  std::string address_;
   std::unique_ptr<DipwiredProcess> server_;
   std::unique_ptr<client::Client> client_;
 };
