@@ -1,6 +1,7 @@
 #include "common/event_validation.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,6 +21,7 @@ namespace dipwire {
 namespace {
 
 using ::dipwire::v1::Actor;
+using ::dipwire::v1::Coverage;
 using ::dipwire::v1::DiplomaticEvent;
 using ::dipwire::v1::LeaderMeeting;
 using ::dipwire::v1::PeaceTalkUpdate;
@@ -37,6 +39,10 @@ constexpr int64_t kMinTimestampSeconds = -62135596800;
 constexpr int64_t kMaxTimestampSeconds = 253402300799;
 constexpr int32_t kMaxNanos = 999999999;
 constexpr absl::Duration kMaxReportedAhead = absl::Hours(24);
+// Coverage: the Goldstein scale's and the average tone's ranges (GDELT 2.0
+// Event Codebook).
+constexpr double kMaxGoldstein = 10.0;
+constexpr double kMaxAvgTone = 100.0;
 // Up to this many events, duplicate ids are found by comparing every pair,
 // which needs no memory; larger batches sort an index instead.
 constexpr int kPairwiseDuplicateLimit = 64;
@@ -306,6 +312,40 @@ absl::Status CheckCameoCode(const EventContext& ctx, absl::string_view code) {
   return absl::OkStatus();
 }
 
+// A measure in -max..max: a finite number (NaN and infinities are not
+// measurements, and compare false with everything).
+absl::Status CheckMeasure(const EventContext& ctx, const char* field,
+                          double value, double max, absl::string_view what) {
+  if (std::isfinite(value) && value >= -max && value <= max) {
+    return absl::OkStatus();
+  }
+  return ctx.Error(field, value, " is not in ", -max, "..", max, " (", what,
+                   ")");
+}
+
+// A count, >= 0.
+absl::Status CheckCount(const EventContext& ctx, const char* field,
+                        int32_t value) {
+  if (value >= 0) return absl::OkStatus();
+  return ctx.Error(field, value, " is negative (a count, 0 or more)");
+}
+
+// coverage (optional): counts >= 0, the Goldstein scale in -10..10 and the
+// average tone in -100..100.
+absl::Status CheckCoverage(const EventContext& ctx, const Coverage& c) {
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckCount(ctx, "coverage.num_mentions", c.num_mentions()));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckCount(ctx, "coverage.num_sources", c.num_sources()));
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckCount(ctx, "coverage.num_articles", c.num_articles()));
+  DIPWIRE_RETURN_IF_ERROR(CheckMeasure(ctx, "coverage.goldstein_scale",
+                                       c.goldstein_scale(), kMaxGoldstein,
+                                       "the Goldstein scale"));
+  return CheckMeasure(ctx, "coverage.avg_tone", c.avg_tone(), kMaxAvgTone,
+                      "the average tone of the coverage");
+}
+
 // meeting.topics: free text, each of at most limits.max_field_length
 // characters.
 absl::Status CheckTopics(const EventContext& ctx, const LeaderMeeting& m,
@@ -479,6 +519,9 @@ absl::Status ValidateEvent(const DiplomaticEvent& event, absl::string_view path,
   DIPWIRE_RETURN_IF_ERROR(
       CheckSummaryLength(ctx, "summary", event.summary(), limits));
   DIPWIRE_RETURN_IF_ERROR(CheckCameoCode(ctx, event.cameo_code()));
+  if (event.has_coverage()) {
+    DIPWIRE_RETURN_IF_ERROR(CheckCoverage(ctx, event.coverage()));
+  }
 
   switch (event.kind_case()) {
     case DiplomaticEvent::kMeeting:

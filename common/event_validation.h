@@ -62,6 +62,8 @@ struct EventLimits {
 // Offending strings are quoted, escaped and, past 64 bytes, shortened, so a
 // message is one line (and valid UTF-8 when the event's strings are).
 // `now` is the ingest time: reported_at may be at most one day after it.
+// coverage, when set, needs counts of 0 or more, goldstein_scale in
+// -10..10 and avg_tone in -100..100 (finite numbers).
 // Text fields are checked against `limits`' lengths (not its batch or byte
 // limits, which ValidatePublishRequest applies).
 // Returns OK, or INVALID_ARGUMENT describing the first failing check in field

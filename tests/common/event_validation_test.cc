@@ -1,6 +1,7 @@
 #include "common/event_validation.h"
 
 #include <initializer_list>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -337,6 +338,97 @@ TEST(EventValidationTest, MalformedCameoCodeIsRejected) {
                 InvalidWith(absl::StrCat("events[0].cameo_code: \"", code,
                                          "\" is not a CAMEO event code")));
   }
+}
+
+// --- coverage ---------------------------------------------------------------
+
+// The GDELT measures of a real row (GlobalEventID 1256322914).
+v1::Coverage GdeltCoverage() {
+  v1::Coverage coverage;
+  coverage.set_num_mentions(10);
+  coverage.set_num_sources(1);
+  coverage.set_num_articles(10);
+  coverage.set_goldstein_scale(8.0);
+  coverage.set_avg_tone(2.37);
+  return coverage;
+}
+
+TEST(EventValidationTest, CoverageWithinRangesPasses) {
+  DiplomaticEvent event = ValidMeeting();
+  *event.mutable_coverage() = GdeltCoverage();
+  EXPECT_THAT(Validate(event), IsOk());
+  // The ends of each range, and zeros (a measurement, e.g. a neutral
+  // Goldstein score), pass.
+  for (const double goldstein : {-10.0, 0.0, 10.0}) {
+    event.mutable_coverage()->set_goldstein_scale(goldstein);
+    EXPECT_THAT(Validate(event), IsOk()) << goldstein;
+  }
+  for (const double tone : {-100.0, -13.77, 100.0}) {
+    event.mutable_coverage()->set_avg_tone(tone);
+    EXPECT_THAT(Validate(event), IsOk()) << tone;
+  }
+  event.mutable_coverage()->Clear();  // set, all zero
+  EXPECT_THAT(Validate(event), IsOk());
+}
+
+TEST(EventValidationTest, NegativeCoverageCountIsRejectedNamingTheField) {
+  for (const char* field : {"num_mentions", "num_sources", "num_articles"}) {
+    SCOPED_TRACE(field);
+    DiplomaticEvent event = ValidPeaceTalk();
+    *event.mutable_coverage() = GdeltCoverage();
+    v1::Coverage* coverage = event.mutable_coverage();
+    const std::string name(field);
+    if (name == "num_mentions") coverage->set_num_mentions(-1);
+    if (name == "num_sources") coverage->set_num_sources(-1);
+    if (name == "num_articles") coverage->set_num_articles(-1);
+    EXPECT_THAT(
+        Validate(event),
+        StatusIs(kInvalid, absl::StrCat("events[0] (event_id \"reuters_77\"): "
+                                        "events[0].coverage.",
+                                        field,
+                                        ": -1 is negative (a count, 0 or "
+                                        "more)")));
+  }
+}
+
+TEST(EventValidationTest, GoldsteinScaleOutsideTenIsRejected) {
+  DiplomaticEvent event = ValidMeeting();
+  *event.mutable_coverage() = GdeltCoverage();
+  for (const double goldstein : {10.5, -11.0}) {
+    event.mutable_coverage()->set_goldstein_scale(goldstein);
+    EXPECT_THAT(Validate(event),
+                InvalidWith(absl::StrCat(
+                    "events[0].coverage.goldstein_scale: ", goldstein,
+                    " is not in -10..10 (the Goldstein "
+                    "scale)")));
+  }
+}
+
+TEST(EventValidationTest, AvgToneOutsideHundredOrNotANumberIsRejected) {
+  DiplomaticEvent event = ValidMeeting();
+  *event.mutable_coverage() = GdeltCoverage();
+  for (const double tone :
+       {100.5, -250.0, std::numeric_limits<double>::quiet_NaN(),
+        std::numeric_limits<double>::infinity()}) {
+    event.mutable_coverage()->set_avg_tone(tone);
+    EXPECT_THAT(Validate(event), InvalidWith("events[0].coverage.avg_tone: "))
+        << tone;
+  }
+  event.mutable_coverage()->set_avg_tone(-250.0);
+  EXPECT_THAT(Validate(event),
+              InvalidWith("events[0].coverage.avg_tone: -250 is not in "
+                          "-100..100"));
+}
+
+TEST(EventValidationTest, CoverageIsCheckedAfterCameoCodeBeforeKind) {
+  DiplomaticEvent event = ValidTrade();
+  *event.mutable_coverage() = GdeltCoverage();
+  event.mutable_coverage()->set_goldstein_scale(11);
+  event.mutable_trade()->set_year(1850);
+  EXPECT_THAT(Validate(event), AllOf(InvalidWith("coverage.goldstein_scale"),
+                                     Not(InvalidWith("trade.year"))));
+  event.set_cameo_code("x");
+  EXPECT_THAT(Validate(event), InvalidWith("events[0].cameo_code"));
 }
 
 TEST(EventValidationTest, EventWithoutKindIsRejectedNamingTheChoices) {

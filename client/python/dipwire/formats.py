@@ -9,6 +9,11 @@ it add its own command-line flags (they reach the reader in ``args``)::
     FORMATS["gdelt"] = Format(
         name="gdelt", description="GDELT 2.0 events export",
         read=gdelt.read_events, add_arguments=gdelt.add_arguments)
+
+A reader that skips records on purpose (as the GDELT reader skips rows that
+are no diplomatic event) returns an iterator with a ``summary()`` method:
+the lines it returns once the iterator is exhausted are printed after the
+ingest's own summary, so that nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -104,6 +109,17 @@ def _add_csv_arguments(parser: argparse.ArgumentParser) -> None:
     csv_events.add_arguments(parser)
 
 
+def _read_gdelt(path: str, args: argparse.Namespace) -> Iterator[Item]:
+    """Imported lazily: see dipwire.gdelt. The iterator has summary()."""
+    from dipwire import gdelt
+    return gdelt.read_events(path, args)
+
+
+def _add_gdelt_arguments(parser: argparse.ArgumentParser) -> None:
+    from dipwire import gdelt
+    gdelt.add_arguments(parser)
+
+
 #: Every format ``--format`` can name, by name.
 FORMATS: Dict[str, Format] = {
     "jsonl": Format(
@@ -115,16 +131,27 @@ FORMATS: Dict[str, Format] = {
         description="CSV with a header row (client/python/README.md)",
         read=_read_csv, extensions=(".csv",),
         add_arguments=_add_csv_arguments),
+    "gdelt": Format(
+        name="gdelt",
+        description="GDELT 2.0 events export (tab-separated, no header; "
+                    "meetings and peace talks between states)",
+        read=_read_gdelt, extensions=(".export.csv",),
+        add_arguments=_add_gdelt_arguments),
 }
 
 
 def format_for_path(path: str) -> Optional[Format]:
-    """The format a file name's ending selects; JSON lines for standard
-    input; None when the ending is unknown."""
+    """The format a file name's ending selects, in any case; the longest
+    matching ending wins (GDELT's ``20250807220000.export.CSV`` is
+    ``gdelt``, ``events.csv`` is ``csv``); JSON lines for standard input;
+    None when the ending is unknown."""
     if path == "-":
         return FORMATS["jsonl"]
     lower = path.lower()
+    best: Optional[Format] = None
+    best_length = 0
     for candidate in FORMATS.values():
-        if any(lower.endswith(ending) for ending in candidate.extensions):
-            return candidate
-    return None
+        for ending in candidate.extensions:
+            if lower.endswith(ending) and len(ending) > best_length:
+                best, best_length = candidate, len(ending)
+    return best

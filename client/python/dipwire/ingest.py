@@ -1,6 +1,7 @@
 """dipwire-ingest: publishes a file of diplomatic events to dipwired.
 
-    python3 -m dipwire.ingest [--server HOST:PORT] [--format jsonl|csv] FILE
+    python3 -m dipwire.ingest [--server HOST:PORT] [--format jsonl|csv|gdelt]
+                              FILE
 
 Reads the events (see dipwire.formats for the formats), sends them over
 PublishStream in batches with a few requests in flight, retries while the
@@ -257,8 +258,10 @@ def dry_run(items: Iterator[Item], tally: Tally, progress: Progress) -> None:
         progress.update(tally)
 
 
-def _summary(path: str, tally: Tally, dry: bool, out: TextIO) -> None:
-    """Prints the counts and each rejected line."""
+def _summary(path: str, tally: Tally, dry: bool, out: TextIO,
+             items: object = None) -> None:
+    """Prints the counts and each rejected line, then the reader's own
+    summary (records it skipped on purpose, by reason) when it has one."""
     if dry:
         out.write(f"dry run of {path}: {tally.accepted} valid, "
                   f"{len(tally.rejected)} invalid (checked locally; the "
@@ -268,6 +271,10 @@ def _summary(path: str, tally: Tally, dry: bool, out: TextIO) -> None:
                   f"({tally.rate():.0f}/s): {tally.counts()}\n")
     for line, reason in sorted(tally.rejected):
         out.write(f"line {line}: {reason}\n")
+    reader_summary = getattr(items, "summary", None)
+    if callable(reader_summary):
+        for line in reader_summary():
+            out.write(f"{line}\n")
     out.flush()
 
 
@@ -316,7 +323,7 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout,
         err.write(f"dipwire-ingest: cannot read {args.file}: {error}\n")
         status = EXIT_USAGE
     progress.clear()
-    _summary(args.file, tally, args.dry_run, out)
+    _summary(args.file, tally, args.dry_run, out, items)
     if status == EXIT_UNREACHABLE:
         err.write("dipwire-ingest: stopped before the end of the input; run "
                   "it again to finish (events already stored come back as "
