@@ -65,6 +65,45 @@ class DurableSubscriptionTest : public DipwiredTest {
     return client_->Acknowledge(request).status();
   }
 
+  struct StartOutcome {
+    std::vector<v1::Alert> alerts;  // the history
+    std::string served;             // first alert id of the stream started
+    std::string stored_cursor;      // the subscription's cursor then
+    std::string resumed;  // first alert id of a later stream without start
+  };
+
+  // Publishes `count` alerts, reads them on a new subscription "desk" from
+  // EARLIEST and acknowledges alerts[acked]; then starts a stream of "desk"
+  // after alerts[start], and after it one without a start.
+  StartOutcome AckThenStart(int count, int acked, int start) {
+    StartOutcome outcome;
+    PublishEvents(*client_, 1, count);
+    auto first = Subscribe(DurableFromEarliest("desk"));
+    if (first == nullptr) return outcome;
+    outcome.alerts = ReadAlerts(*first, count);
+    if (outcome.alerts.size() != static_cast<size_t>(count)) return outcome;
+    EXPECT_THAT(Ack("desk", outcome.alerts[acked].cursor()), IsOk());
+    first->Cancel();
+
+    v1::SubscribeRequest request = Durable("desk");
+    request.set_after_cursor(outcome.alerts[start].cursor());
+    std::vector<v1::Alert> served = FirstAlert(request);
+    if (!served.empty()) outcome.served = served[0].alert_id();
+    outcome.stored_cursor = List().at(0).cursor();
+    std::vector<v1::Alert> resumed = FirstAlert(Durable("desk"));
+    if (!resumed.empty()) outcome.resumed = resumed[0].alert_id();
+    return outcome;
+  }
+
+  // The first alert of a stream started with `request` (then cancelled).
+  std::vector<v1::Alert> FirstAlert(const v1::SubscribeRequest& request) {
+    auto stream = Subscribe(request);
+    if (stream == nullptr) return {};
+    std::vector<v1::Alert> alerts = ReadAlerts(*stream, 1);
+    stream->Cancel();
+    return alerts;
+  }
+
   std::vector<v1::Subscription> List() {
     auto listed = client_->ListSubscriptions(v1::ListSubscriptionsRequest());
     EXPECT_THAT(listed, IsOk());
@@ -123,61 +162,23 @@ TEST_F(DurableSubscriptionTest, NewNameWithoutStartIsCreatedAtLatest) {
   stream->Cancel();
 }
 
-TEST_F(DurableSubscriptionTest, StreamWithAStartSeeksTheSubscription) {
-  PublishEvents(*client_, 1, 3);
-  auto first = Subscribe(DurableFromEarliest("desk"));
-  ASSERT_NE(first, nullptr);
-  std::vector<v1::Alert> alerts = ReadAlerts(*first, 3);
-  ASSERT_THAT(alerts, SizeIs(3));
-  ASSERT_THAT(Ack("desk", alerts[2].cursor()), IsOk());
-  first->Cancel();
-
-  v1::SubscribeRequest seek = Durable("desk");
-  seek.set_after_cursor(alerts[0].cursor());
-  auto second = Subscribe(seek);
-  ASSERT_NE(second, nullptr);
-  std::vector<v1::Alert> sought = ReadAlerts(*second, 1);
-  ASSERT_THAT(sought, Not(IsEmpty()));
-  EXPECT_EQ(sought[0].alert_id(), alerts[1].alert_id());
-  // The seek was stored: the subscription is back at the first alert.
-  EXPECT_EQ(List().at(0).cursor(), alerts[0].cursor());
-  second->Cancel();
-
-  auto third = Subscribe(Durable("desk"));
-  ASSERT_NE(third, nullptr);
-  std::vector<v1::Alert> resumed = ReadAlerts(*third, 1);
-  ASSERT_THAT(resumed, Not(IsEmpty()));
-  EXPECT_EQ(resumed[0].alert_id(), alerts[1].alert_id());
-  third->Cancel();
+TEST_F(DurableSubscriptionTest, StartBeforeTheLastAckMovesItBack) {
+  const StartOutcome outcome = AckThenStart(3, /*acked=*/2, /*start=*/0);
+  ASSERT_THAT(outcome.alerts, SizeIs(3));
+  EXPECT_EQ(outcome.served, outcome.alerts[1].alert_id());
+  // A replay: the subscription is back at the first alert.
+  EXPECT_EQ(outcome.stored_cursor, outcome.alerts[0].cursor());
+  EXPECT_EQ(outcome.resumed, outcome.alerts[1].alert_id());
 }
 
 TEST_F(DurableSubscriptionTest, StartAfterTheLastAckNeverMovesItForward) {
-  PublishEvents(*client_, 1, 4);
-  auto first = Subscribe(DurableFromEarliest("desk"));
-  ASSERT_NE(first, nullptr);
-  std::vector<v1::Alert> alerts = ReadAlerts(*first, 4);
-  ASSERT_THAT(alerts, SizeIs(4));
-  ASSERT_THAT(Ack("desk", alerts[0].cursor()), IsOk());
-  first->Cancel();
-
   // Served from its start, as a reconnecting client asks ...
-  v1::SubscribeRequest ahead = Durable("desk");
-  ahead.set_after_cursor(alerts[2].cursor());
-  auto second = Subscribe(ahead);
-  ASSERT_NE(second, nullptr);
-  std::vector<v1::Alert> served = ReadAlerts(*second, 1);
-  ASSERT_THAT(served, Not(IsEmpty()));
-  EXPECT_EQ(served[0].alert_id(), alerts[3].alert_id());
+  const StartOutcome outcome = AckThenStart(4, /*acked=*/0, /*start=*/2);
+  ASSERT_THAT(outcome.alerts, SizeIs(4));
+  EXPECT_EQ(outcome.served, outcome.alerts[3].alert_id());
   // ... but alerts 2 and 3 were never acknowledged: the stored cursor stays.
-  EXPECT_EQ(List().at(0).cursor(), alerts[0].cursor());
-  second->Cancel();
-
-  auto third = Subscribe(Durable("desk"));
-  ASSERT_NE(third, nullptr);
-  std::vector<v1::Alert> resumed = ReadAlerts(*third, 1);
-  ASSERT_THAT(resumed, Not(IsEmpty()));
-  EXPECT_EQ(resumed[0].alert_id(), alerts[1].alert_id());
-  third->Cancel();
+  EXPECT_EQ(outcome.stored_cursor, outcome.alerts[0].cursor());
+  EXPECT_EQ(outcome.resumed, outcome.alerts[1].alert_id());
 }
 
 TEST_F(DurableSubscriptionTest, NewerStreamTakesOverAndTheOlderEndsAborted) {
