@@ -7,7 +7,8 @@ required fields and formats (DESIGN.md): ``event_id`` (1-128 of
 meeting's two or more participants with names, its status; a trade figure's
 countries (different), year 1900-2100, ``value_usd`` > 0, flow and
 reporter; a peace talk's ``process_id`` and status; ``cameo_code`` 2-4
-digits. A country must be three capital letters, and, when Debian's
+digits; ``coverage`` counts >= 0, Goldstein scale in -10..10, tone in
+-100..100. A country must be three capital letters, and, when Debian's
 iso-codes is installed, one of its ISO 3166-1 alpha-3 codes (or XKX).
 Not checked here: ``reported_at`` in the future, size limits, and anything
 that depends on what the server has stored (``event_id`` conflicts).
@@ -97,6 +98,20 @@ def _check_peace_talk(talk: events_pb2.PeaceTalkUpdate,
                    required=False)
 
 
+def _check_coverage(coverage: events_pb2.Coverage, errors: List[str]) -> None:
+    for name in ("num_mentions", "num_sources", "num_articles"):
+        count = getattr(coverage, name)
+        if count < 0:
+            errors.append(f"coverage.{name}: {count} is negative")
+    # NaN fails both comparisons, so it is out of range too.
+    if not -10.0 <= coverage.goldstein_scale <= 10.0:
+        errors.append(f"coverage.goldstein_scale: {coverage.goldstein_scale} "
+                      "is not in -10..10")
+    if not -100.0 <= coverage.avg_tone <= 100.0:
+        errors.append(f"coverage.avg_tone: {coverage.avg_tone} is not in "
+                      "-100..100")
+
+
 def check_event(event: events_pb2.DiplomaticEvent) -> List[str]:
     """What is locally wrong with ``event``: ``field.path: reason`` each;
     empty when nothing is."""
@@ -111,6 +126,8 @@ def check_event(event: events_pb2.DiplomaticEvent) -> List[str]:
         errors.append("source.outlet: required")
     if event.cameo_code and not _CAMEO.fullmatch(event.cameo_code):
         errors.append(f'cameo_code: "{event.cameo_code}" is not 2-4 digits')
+    if event.HasField("coverage"):
+        _check_coverage(event.coverage, errors)
     kind = event.WhichOneof("kind")
     if kind == "meeting":
         _check_meeting(event.meeting, errors)

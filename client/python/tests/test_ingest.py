@@ -168,17 +168,21 @@ def test_dry_run_checks_locally_without_a_server(tmp_path: Path) -> None:
         json.dumps({"eventId": "no-kind", "occurredAt":
                     "2024-01-01T00:00:00Z", "source": {"outlet": "R"}}),
         json.dumps({"eventId": "x", "unknownField": 1}),
+        json.dumps(dict(trade_event("tone"),
+                        coverage={"numSources": -1, "avgTone": 100.5})),
     ])
     # Port 1: nothing listens there; a dry run never connects.
     result = run_ingest("--dry-run", "--server", "127.0.0.1:1", str(bad))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 valid, 3 invalid" in result.stdout
+    assert "1 valid, 4 invalid" in result.stdout
     assert "line 2: trade.country_b: must differ from country_a" in (
         result.stdout)
     assert "line 3: kind: one of meeting, trade, peace_talk required" in (
         result.stdout)
     assert "line 4: invalid JSON event:" in result.stdout
     assert "unknownField" in result.stdout
+    assert ("line 5: coverage.num_sources: -1 is negative; "
+            "coverage.avg_tone: 100.5 is not in -100..100") in result.stdout
 
     good = run_ingest("--dry-run", "--server", "127.0.0.1:1", str(DEMO))
     assert good.returncode == 0, good.stdout + good.stderr
