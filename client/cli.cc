@@ -70,6 +70,16 @@ Commands:
       --output FORMAT    text (default) or json
   subscriptions delete NAME
                        Delete a durable subscription.
+  sinks list           List the server's webhook sinks: name, format, URL,
+                       whether a secret is set (never the secret), cursor,
+                       lag, dead letters, filter, last error.
+      --output FORMAT    text (default) or json
+  sinks dead-letters NAME
+                       List a sink's dead letters (alerts it gave up on),
+                       oldest first: cursor, attempts, last error, alert.
+      --output FORMAT    text (default) or json
+  sinks redeliver NAME Queue a sink's dead letters for delivery again; each
+                       is removed once delivered.
   alerts               List alert history, oldest first.
       --filter EXPR      AIP-160 filter over alert fields (default: all)
       --output FORMAT    text (default) or json
@@ -866,6 +876,112 @@ int RunSubscriptions(const Args& args, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
+// Ends a listing command: 0, or 1 when the output could not be written.
+int FinishOutput(std::ostream& out, std::ostream& err) {
+  out.flush();
+  if (!out) {
+    err << "error: cannot write the output\n";
+    return 1;
+  }
+  return 0;
+}
+
+int RunSinksRedeliver(Client& client, const std::string& name,
+                      std::ostream& out, std::ostream& err) {
+  v1::RedeliverDeadLettersRequest request;
+  request.set_sink(name);
+  absl::StatusOr<v1::RedeliverDeadLettersResponse> requeued =
+      client.RedeliverDeadLetters(request);
+  if (!requeued.ok()) return PrintError(err, requeued.status());
+  out << "queued " << requeued->requeued() << " dead letter"
+      << (requeued->requeued() == 1 ? "" : "s") << " of " << name
+      << " for redelivery\n";
+  return FinishOutput(out, err);
+}
+
+int RunSinksDeadLetters(Client& client, const std::string& name,
+                        OutputFormat format, std::ostream& out,
+                        std::ostream& err) {
+  v1::ListDeadLettersRequest request;
+  request.set_sink(name);
+  absl::StatusOr<v1::ListDeadLettersResponse> listed =
+      client.ListDeadLetters(request);
+  if (!listed.ok()) return PrintError(err, listed.status());
+  for (const v1::DeadLetter& letter : listed->dead_letters()) {
+    if (format == OutputFormat::kJson) {
+      out << ToJsonLine(letter) << "\n";
+      continue;
+    }
+    out << letter.alert().cursor() << " attempts=" << letter.attempts()
+        << (letter.redelivering() ? " redelivering" : "") << " error=\""
+        << OneLine(letter.last_error()) << "\" "
+        << FormatAlertLine(letter.alert()) << "\n";
+  }
+  if (format == OutputFormat::kText &&
+      listed->total() > listed->dead_letters_size()) {
+    out << "(" << listed->total() - listed->dead_letters_size()
+        << " more not shown)\n";
+  }
+  return FinishOutput(out, err);
+}
+
+// One sink per line: name format url secret=set|none cursor=... lag=N
+// dead_letters=N filter="..." [last_error="..."].
+void PrintSinkLine(const v1::Sink& sink, std::ostream& out) {
+  out << sink.name() << " "
+      << EnumName(v1::Sink::Format_descriptor(), sink.format()) << " "
+      << sink.url() << " secret=" << (sink.secret_set() ? "set" : "none")
+      << " cursor=" << (sink.cursor().empty() ? "-" : sink.cursor())
+      << " lag=" << sink.lag() << " dead_letters=" << sink.dead_letters()
+      << " filter=\"" << sink.filter() << "\"";
+  if (!sink.last_error().empty()) {
+    out << " last_error=\"" << OneLine(sink.last_error()) << "\"";
+  }
+  out << "\n";
+}
+
+int RunSinks(const Args& args, std::ostream& out, std::ostream& err) {
+  const ClientOptions options = *ClientFlags(args);
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  if (!client.ok()) return PrintError(err, client.status());
+  const std::string& verb = args.positional.front();
+  if (verb == "redeliver") {
+    return RunSinksRedeliver(**client, args.positional[1], out, err);
+  }
+  const OutputFormat format = *OutputFlag(args);
+  if (verb == "dead-letters") {
+    return RunSinksDeadLetters(**client, args.positional[1], format, out, err);
+  }
+  absl::StatusOr<v1::ListSinksResponse> listed =
+      (*client)->ListSinks(v1::ListSinksRequest());
+  if (!listed.ok()) return PrintError(err, listed.status());
+  for (const v1::Sink& sink : listed->sinks()) {
+    if (format == OutputFormat::kJson) {
+      out << ToJsonLine(sink) << "\n";
+    } else {
+      PrintSinkLine(sink, out);
+    }
+  }
+  return FinishOutput(out, err);
+}
+
+absl::Status CheckSinks(const Args& args) {
+  const std::vector<std::string>& words = args.positional;
+  if (!words.empty() && words.front() == "list" && words.size() == 1) {
+    DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"output"}));
+    return OutputFlag(args).status();
+  }
+  if (!words.empty() && words.front() == "dead-letters" && words.size() == 2) {
+    DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"output"}));
+    return OutputFlag(args).status();
+  }
+  if (!words.empty() && words.front() == "redeliver" && words.size() == 2) {
+    return CheckFlags(args, {});
+  }
+  return absl::InvalidArgumentError(
+      R"(sinks takes "list", "dead-letters NAME" or "redeliver NAME")");
+}
+
 absl::Status CheckPublish(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"batch"}));
   if (args.positional.size() != 1) {
@@ -912,6 +1028,7 @@ absl::Status CheckCommandFlags(const Args& args) {
   if (command == "subscribe") return CheckSubscribe(args);
   if (command == "alerts" || command == "events") return CheckListing(args);
   if (command == "subscriptions") return CheckSubscriptions(args);
+  if (command == "sinks") return CheckSinks(args);
   if (command == "help") return CheckFlags(args, {});
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command \"", command, "\""));
@@ -922,7 +1039,7 @@ absl::Status CheckCommandFlags(const Args& args) {
 absl::Status CheckCommand(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckCommandFlags(args));
   if (args.command != "publish" && args.command != "subscriptions" &&
-      !args.positional.empty()) {
+      args.command != "sinks" && !args.positional.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         args.command, " takes no argument \"", args.positional.front(), "\""));
   }
@@ -932,7 +1049,7 @@ absl::Status CheckCommand(const Args& args) {
 // One synopsis line per command, for usage errors.
 std::string Synopsis(absl::string_view command) {
   static constexpr std::array<std::pair<absl::string_view, absl::string_view>,
-                              6>
+                              7>
       kSynopses = {
           {{"publish", "dipwire publish FILE|- [--batch N]"},
            {"subscribe",
@@ -943,6 +1060,10 @@ std::string Synopsis(absl::string_view command) {
            {"subscriptions",
             "dipwire subscriptions list [--output text|json] | "
             "dipwire subscriptions delete NAME"},
+           {"sinks",
+            "dipwire sinks list [--output text|json] | "
+            "dipwire sinks dead-letters NAME [--output text|json] | "
+            "dipwire sinks redeliver NAME"},
            {"alerts",
             "dipwire alerts [--filter EXPR] [--output text|json] [--limit N]"},
            {"events",
@@ -991,6 +1112,7 @@ int RunCli(int argc, char** argv, std::istream& in, std::ostream& out,
   if (args->command == "subscriptions") {
     return RunSubscriptions(*args, out, err);
   }
+  if (args->command == "sinks") return RunSinks(*args, out, err);
   return RunEvents(*args, out, err);
 }
 

@@ -492,6 +492,24 @@ absl::StatusOr<v1::DeleteSubscriptionResponse> Client::DeleteSubscription(
       &v1::AlertService::Stub::DeleteSubscription, request);
 }
 
+absl::StatusOr<v1::ListSinksResponse> Client::ListSinks(
+    const v1::ListSinksRequest& request) {
+  return impl_->Call<v1::ListSinksResponse>(&v1::AlertService::Stub::ListSinks,
+                                            request);
+}
+
+absl::StatusOr<v1::ListDeadLettersResponse> Client::ListDeadLetters(
+    const v1::ListDeadLettersRequest& request) {
+  return impl_->Call<v1::ListDeadLettersResponse>(
+      &v1::AlertService::Stub::ListDeadLetters, request);
+}
+
+absl::StatusOr<v1::RedeliverDeadLettersResponse> Client::RedeliverDeadLetters(
+    const v1::RedeliverDeadLettersRequest& request) {
+  return impl_->Call<v1::RedeliverDeadLettersResponse>(
+      &v1::AlertService::Stub::RedeliverDeadLetters, request);
+}
+
 absl::StatusOr<std::unique_ptr<PublishSession>> Client::PublishStream() {
   return std::make_unique<PublishSession>(
       std::make_unique<PublishSession::Impl>(impl_->channel()));

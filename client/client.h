@@ -249,6 +249,24 @@ class Client {
   absl::StatusOr<v1::DeleteSubscriptionResponse> DeleteSubscription(
       const v1::DeleteSubscriptionRequest& request);
 
+  // The server's webhook sinks, in configuration order: name, URL (user
+  // info and query redacted), filter, format, whether a secret is set (never
+  // the secret), cursor, lag and dead-letter count. Blocks for at most
+  // call_timeout.
+  absl::StatusOr<v1::ListSinksResponse> ListSinks(
+      const v1::ListSinksRequest& request);
+
+  // The dead letters of a sink, oldest first (at most 1000, and the total).
+  // NOT_FOUND for an unknown sink. Blocks for at most call_timeout.
+  absl::StatusOr<v1::ListDeadLettersResponse> ListDeadLetters(
+      const v1::ListDeadLettersRequest& request);
+
+  // Queues a sink's dead letters for redelivery; they are removed once
+  // delivered. NOT_FOUND for an unknown sink. Blocks for at most
+  // call_timeout.
+  absl::StatusOr<v1::RedeliverDeadLettersResponse> RedeliverDeadLetters(
+      const v1::RedeliverDeadLettersRequest& request);
+
   // Starts a PublishStream call. The call has no deadline; errors of the
   // call (unreachable server) come from Send, Receive and Finish.
   absl::StatusOr<std::unique_ptr<PublishSession>> PublishStream();

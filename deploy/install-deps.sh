@@ -13,6 +13,8 @@ build_packages=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev
+  # Webhook sinks (server/webhook_sinks.cc) POST with libcurl.
+  libcurl4-openssl-dev
   # The Python client and dipwire-ingest (client/python/), on /usr/bin/python3.
   python3-grpcio python3-protobuf
 )

@@ -111,6 +111,18 @@ uint64_t AlertHub::head() const {
   return head_;
 }
 
+uint64_t AlertHub::AwaitHead(uint64_t after, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const HeadWait wait{this, after};
+  mu_.AwaitWithTimeout(absl::Condition(&AlertHub::HeadPast, &wait), timeout);
+  return head_;
+}
+
+bool AlertHub::HeadPast(const HeadWait* wait) {
+  // Called by the Mutex with mu_ held (Await's contract).
+  return wait->hub->head_ > wait->after || wait->hub->stopping_;
+}
+
 size_t AlertHub::stream_count() const {
   absl::MutexLock lock(&mu_);
   return subs_.size();

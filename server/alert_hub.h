@@ -127,6 +127,13 @@ class AlertHub {
   // The newest alert position (0 when the log has no alert).
   uint64_t head() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Blocks until the newest alert position is past `after`, the hub is
+  // stopping, or `timeout` has passed; returns the newest position. For
+  // in-process readers of the log (webhook sinks) that read the alerts
+  // from the store themselves. Never call it on a gRPC reaction thread.
+  uint64_t AwaitHead(uint64_t after, absl::Duration timeout) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Attaches a stream that delivers alerts matching `filter` from `start`,
   // with a heartbeat after `heartbeat` of quiet. `stream` is borrowed until
   // Detach returns. Returns INVALID_ARGUMENT when an after_position lies
@@ -170,6 +177,13 @@ class AlertHub {
 
   // What a worker does with a stream after collecting.
   enum class Step { kWrite, kEnd, kNone };
+
+  // AwaitHead's condition, evaluated with mu_ held.
+  struct HeadWait {
+    const AlertHub* hub;
+    uint64_t after;
+  };
+  static bool HeadPast(const HeadWait* wait) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   // A worker of the live (catch_up false) or the catch-up pool.
   void WorkerLoop(bool catch_up) ABSL_LOCKS_EXCLUDED(mu_);

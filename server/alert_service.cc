@@ -47,6 +47,14 @@ struct SubscribeSpec {
 };
 
 constexpr size_t kMaxSubscriptionName = 64;
+// ListDeadLetters returns the oldest this many (and the total).
+constexpr size_t kMaxDeadLettersListed = 1000;
+
+absl::Status NoSinks(absl::string_view name) {
+  return absl::NotFoundError(
+      absl::StrCat("sink: no sink named \"", absl::CHexEscape(name),
+                   "\" (this server has no webhook sink configured)"));
+}
 
 // Durable subscription names: 1-64 of [a-z0-9._-]. Names of internal sinks
 // start with '_', which this excludes. `field` names the request field.
@@ -365,13 +373,15 @@ class PublishStreamReactor final
 
 AlertServiceImpl::AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub,
                                    EventStore* store, Executor* executor,
-                                   Clock* clock, const Limits& limits)
+                                   Clock* clock, const Limits& limits,
+                                   WebhookSinks* sinks)
     : pipeline_(pipeline),
       hub_(hub),
       store_(store),
       executor_(executor),
       clock_(clock),
-      limits_(limits) {}
+      limits_(limits),
+      sinks_(sinks) {}
 
 grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
     grpc::CallbackServerContext* context, const v1::PublishRequest* request,
@@ -443,6 +453,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListSubscriptions(
         store_->ListSubscriptions();
     if (records.ok()) {
       for (const SubscriptionRecord& record : *records) {
+        // Internal ones (webhook sinks, "_sink.NAME") are not the client's.
+        if (!record.name.empty() && record.name.front() == '_') continue;
         v1::Subscription* subscription = response->add_subscriptions();
         subscription->set_name(record.name);
         if (record.position > 0) {
@@ -498,6 +510,60 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListEvents(
     const absl::Status status = result.status();
     if (status.ok()) *response = *std::move(result);
     FinishUnary(reactor, status, "ListEvents");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListSinks(
+    grpc::CallbackServerContext* context,
+    const v1::ListSinksRequest* /*request*/, v1::ListSinksResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (sinks_ == nullptr) {
+    FinishUnary(reactor, absl::OkStatus(), "ListSinks");
+    return reactor;
+  }
+  executor_->Schedule([this, reactor, response] {
+    absl::StatusOr<std::vector<v1::Sink>> sinks = sinks_->List();
+    if (sinks.ok()) {
+      for (v1::Sink& sink : *sinks) *response->add_sinks() = std::move(sink);
+    }
+    FinishUnary(reactor, sinks.status(), "ListSinks");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::ListDeadLetters(
+    grpc::CallbackServerContext* context,
+    const v1::ListDeadLettersRequest* request,
+    v1::ListDeadLettersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (sinks_ == nullptr) {
+    FinishUnary(reactor, NoSinks(request->sink()), "ListDeadLetters");
+    return reactor;
+  }
+  executor_->Schedule([this, reactor, request, response] {
+    absl::StatusOr<v1::ListDeadLettersResponse> listed =
+        sinks_->ListDeadLetters(request->sink(), kMaxDeadLettersListed);
+    const absl::Status status = listed.status();
+    if (status.ok()) *response = *std::move(listed);
+    FinishUnary(reactor, status, "ListDeadLetters");
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AlertServiceImpl::RedeliverDeadLetters(
+    grpc::CallbackServerContext* context,
+    const v1::RedeliverDeadLettersRequest* request,
+    v1::RedeliverDeadLettersResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (sinks_ == nullptr) {
+    FinishUnary(reactor, NoSinks(request->sink()), "RedeliverDeadLetters");
+    return reactor;
+  }
+  executor_->Schedule([this, reactor, request, response] {
+    absl::StatusOr<int64_t> requeued = sinks_->Redeliver(request->sink());
+    if (requeued.ok()) response->set_requeued(*requeued);
+    FinishUnary(reactor, requeued.status(), "RedeliverDeadLetters");
   });
   return reactor;
 }

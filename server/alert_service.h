@@ -8,6 +8,7 @@
 #include "server/executor.h"
 #include "server/limits.h"
 #include "server/publish_pipeline.h"
+#include "server/webhook_sinks.h"
 
 namespace dipwire::server {
 
@@ -24,8 +25,11 @@ namespace dipwire::server {
 // concurrent use.
 class AlertServiceImpl final : public v1::AlertService::CallbackService {
  public:
+  // `sinks` may be null: the server then has no webhook sink (ListSinks is
+  // empty, the dead-letter calls are NOT_FOUND).
   AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub, EventStore* store,
-                   Executor* executor, Clock* clock, const Limits& limits);
+                   Executor* executor, Clock* clock, const Limits& limits,
+                   WebhookSinks* sinks = nullptr);
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -55,6 +59,17 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::DeleteSubscriptionRequest* request,
       v1::DeleteSubscriptionResponse* response) override;
+  grpc::ServerUnaryReactor* ListSinks(grpc::CallbackServerContext* context,
+                                      const v1::ListSinksRequest* request,
+                                      v1::ListSinksResponse* response) override;
+  grpc::ServerUnaryReactor* ListDeadLetters(
+      grpc::CallbackServerContext* context,
+      const v1::ListDeadLettersRequest* request,
+      v1::ListDeadLettersResponse* response) override;
+  grpc::ServerUnaryReactor* RedeliverDeadLetters(
+      grpc::CallbackServerContext* context,
+      const v1::RedeliverDeadLettersRequest* request,
+      v1::RedeliverDeadLettersResponse* response) override;
 
  private:
   PublishPipeline* const pipeline_;
@@ -63,6 +78,7 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
   Executor* const executor_;
   Clock* const clock_;
   const Limits limits_;
+  WebhookSinks* const sinks_;
 };
 
 }  // namespace dipwire::server

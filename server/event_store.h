@@ -65,6 +65,23 @@ struct SubscriptionRecord {
   absl::Time updated_at;
 };
 
+// An alert a webhook sink gave up on (its dead-letter list), keyed by sink
+// name and alert position.
+struct DeadLetterRecord {
+  std::string sink;
+  // The alert's position in the alert log.
+  uint64_t position = 0;
+  // Complete, cursor included (kept whole, so that redelivery does not
+  // depend on the alert still being in the log).
+  v1::Alert alert;
+  // Attempts made over all deliveries.
+  int attempts = 0;
+  std::string last_error;
+  absl::Time failed_at;
+  // Queued for redelivery and not yet delivered.
+  bool requeued = false;
+};
+
 // The durable log of events and the alerts derived from them.
 //
 // There is one writer (the publish pipeline) and any number of readers
@@ -147,6 +164,30 @@ class EventStore {
   // Every subscription, ordered by name.
   virtual absl::StatusOr<std::vector<SubscriptionRecord>>
   ListSubscriptions() = 0;
+
+  // Dead letters of webhook sinks. Writes are durable when they return OK.
+
+  // Inserts `record`, or replaces the one with the same sink and position
+  // (so that giving up on an alert twice, e.g. after a crash before the
+  // sink's cursor moved, keeps one dead letter).
+  virtual absl::Status PutDeadLetter(const DeadLetterRecord& record) = 0;
+
+  // Appends to `out` up to `max_count` dead letters of `sink` by position;
+  // with `requeued_only`, only those queued for redelivery. Sets `*total`
+  // (when not null) to the number of dead letters of `sink` (all of them).
+  virtual absl::Status ListDeadLetters(absl::string_view sink,
+                                       bool requeued_only, size_t max_count,
+                                       std::vector<DeadLetterRecord>* out,
+                                       int64_t* total) = 0;
+
+  // Queues every dead letter of `sink` for redelivery; returns how many
+  // were queued (already queued ones included).
+  virtual absl::StatusOr<int64_t> RequeueDeadLetters(
+      absl::string_view sink) = 0;
+
+  // Deletes the dead letter of `sink` at `position`; OK when there is none.
+  virtual absl::Status DeleteDeadLetter(absl::string_view sink,
+                                        uint64_t position) = 0;
 };
 
 }  // namespace dipwire::server

@@ -12,17 +12,21 @@
 #include "common/logging.h"
 #include "server/limits.h"
 #include "server/server.h"
+#include "server/server_config.h"
 
 namespace {
 
 using dipwire::server::LimitFlag;
 
 constexpr absl::string_view kUsageHead =
-    "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] "
+    "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] [--config FILE] "
     "[--log-level debug|info|warning|error] [--max-... N]\n"
     "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
     "               port 0 picks a free port)\n"
     "  --data-dir   where the embedded SQLite store lives (default ./data)\n"
+    "  --config     the server config file (webhook sinks; README.md,\n"
+    "               \"Webhook sinks\"): proto JSON (.json) or text format\n"
+    "               (.textproto, .txtpb) of dipwire.v1.ServerConfig\n"
     "  --log-level  minimum level of log lines on stderr (default info)\n"
     "limits (N a whole number of at least 1; README.md, \"Limits\"):\n";
 
@@ -45,6 +49,7 @@ std::string Usage() {
 struct Flags {
   dipwire::server::ServerOptions server;
   std::string log_level = "info";
+  std::string config;
 };
 
 enum class ParseResult { kRun, kHelp, kUsageError };
@@ -70,6 +75,8 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       target = &flags->server.data_dir;
     } else if (name == "--log-level") {
       target = &flags->log_level;
+    } else if (name == "--config") {
+      target = &flags->config;
     } else if (limit == nullptr) {
       std::cerr << "dipwired: unknown flag " << arg << "\n" << Usage();
       return ParseResult::kUsageError;
@@ -128,6 +135,24 @@ int main(int argc, char** argv) {
     std::cerr << "dipwired: --log-level: \"" << flags.log_level
               << "\" is not debug, info, warning or error\n";
     return 2;
+  }
+
+  if (!flags.config.empty()) {
+    // A bad config is a usage error (exit 2), like a bad flag.
+    auto config = dipwire::server::ReadServerConfig(flags.config);
+    if (!config.ok()) {
+      std::cerr << "dipwired: --config " << config.status().message() << "\n";
+      return 2;
+    }
+    auto sinks = dipwire::server::SinkSpecs(
+        *config, dipwire::server::DefaultCloudEventSource(),
+        flags.server.limits.filter);
+    if (!sinks.ok()) {
+      std::cerr << "dipwired: --config " << flags.config << ": "
+                << sinks.status().message() << "\n";
+      return 2;
+    }
+    flags.server.sinks = *std::move(sinks);
   }
 
   // Block the shutdown signals in every thread (threads inherit the mask);

@@ -14,6 +14,7 @@
 #include "server/executor.h"
 #include "server/publish_pipeline.h"
 #include "server/sqlite_event_store.h"
+#include "server/webhook_sinks.h"
 
 namespace dipwire::server {
 namespace {
@@ -53,10 +54,15 @@ class Server::Impl {
         pipeline_, PublishPipeline::Start(store_.get(), hub_.get(),
                                           Clock::Real(), pipeline_options));
     replayed_events_ = pipeline_->replayed_events();
+    // After the replay, so that a new sink starting at LATEST starts at the
+    // head of the log.
+    DIPWIRE_ASSIGN_OR_RETURN(
+        sinks_, WebhookSinks::Start(options.sinks, store_.get(), hub_.get(),
+                                    Clock::Real()));
     executor_ = std::make_unique<Executor>(kListingThreads);
-    service_ = std::make_unique<AlertServiceImpl>(pipeline_.get(), hub_.get(),
-                                                  store_.get(), executor_.get(),
-                                                  Clock::Real(), limits);
+    service_ = std::make_unique<AlertServiceImpl>(
+        pipeline_.get(), hub_.get(), store_.get(), executor_.get(),
+        Clock::Real(), limits, sinks_.get());
 
     grpc::ServerBuilder builder;
     builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
@@ -90,10 +96,13 @@ class Server::Impl {
     }
     // Every call has finished: no more submissions or stream callbacks.
     if (pipeline_ != nullptr) pipeline_->Stop();
+    // The sinks wait on the hub and read the store: before both.
+    if (sinks_ != nullptr) sinks_->Stop();
     if (hub_ != nullptr) hub_->Stop();
     executor_.reset();
     server_.reset();
     service_.reset();
+    sinks_.reset();
     pipeline_.reset();
     hub_.reset();
     store_.reset();
@@ -110,6 +119,7 @@ class Server::Impl {
   std::unique_ptr<SqliteEventStore> store_;
   std::unique_ptr<AlertHub> hub_;
   std::unique_ptr<PublishPipeline> pipeline_;
+  std::unique_ptr<WebhookSinks> sinks_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<AlertServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -3,10 +3,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/limits.h"
+#include "server/server_config.h"
 
 namespace dipwire::server {
 
@@ -18,6 +20,8 @@ struct ServerOptions {
   // What one request, one client and all publishers together may ask of
   // the server (README.md, "Limits").
   Limits limits;
+  // Webhook sinks (the config file's `sinks`, checked: see SinkSpecs).
+  std::vector<SinkSpec> sinks;
 };
 
 // A running dipwired: the store, the log replayed into the alert engine, the
@@ -26,9 +30,10 @@ struct ServerOptions {
 // Safe for concurrent use; Shutdown may be called from any thread.
 class Server {
  public:
-  // Opens the store, replays the log, and starts serving. Blocks until the
-  // server listens. Errors: the store's (see SqliteEventStore::Open), or
-  // UNAVAILABLE when the address cannot be bound.
+  // Opens the store, replays the log, starts the webhook sinks and starts
+  // serving. Blocks until the server listens. Errors: the store's (see
+  // SqliteEventStore::Open), or UNAVAILABLE when the address cannot be
+  // bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options);
 
@@ -45,7 +50,9 @@ class Server {
 
   // Stops accepting calls, ends every Subscribe stream with UNAVAILABLE,
   // lets in-flight publishes commit and answer, waits at most `deadline`
-  // for calls to finish (then cancels them), and closes the store.
+  // for calls to finish (then cancels them), stops the webhook sinks
+  // (abandoning deliveries in flight, which resume after a restart), and
+  // closes the store.
   // Idempotent.
   void Shutdown(absl::Duration deadline);
 

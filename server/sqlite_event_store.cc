@@ -85,6 +85,23 @@ CREATE TABLE IF NOT EXISTS subscriptions(
 ) STRICT
 )sql";
 
+// Dead letters of webhook sinks: like `subscriptions`, created on open when
+// missing, so the schema version did not change. The alert is kept whole
+// (payload, the deterministic serialization) so that redelivery does not
+// depend on the alert log.
+constexpr absl::string_view kCreateDeadLetters = R"sql(
+CREATE TABLE IF NOT EXISTS dead_letters(
+  sink TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT NOT NULL,
+  failed_at_ns INTEGER NOT NULL,
+  requeued INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  PRIMARY KEY (sink, position)
+) STRICT
+)sql";
+
 constexpr absl::string_view kLastCommittedAtKey = "last_committed_at_ns";
 
 // Maps a failed SQLite call to a Status. Busy and locked are retryable;
@@ -646,6 +663,16 @@ class SqliteEventStore::Impl {
       ABSL_LOCKS_EXCLUDED(write_mu_);
   absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions()
       ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status PutDeadLetter(const DeadLetterRecord& record)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status ListDeadLetters(absl::string_view sink, bool requeued_only,
+                               size_t max_count,
+                               std::vector<DeadLetterRecord>* out,
+                               int64_t* total) ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::StatusOr<int64_t> RequeueDeadLetters(absl::string_view sink)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::Status DeleteDeadLetter(absl::string_view sink, uint64_t position)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
 
  private:
   // A read connection leased from the pool for the lease's lifetime.
@@ -673,6 +700,10 @@ class SqliteEventStore::Impl {
 
   static absl::Status CheckOrCreateSchema(Connection& writer,
                                           const std::string& path);
+  // The tables added after schema version 1 was released, created when
+  // missing (CREATE TABLE IF NOT EXISTS).
+  static absl::Status CreateOptionalTables(Connection& writer,
+                                           const std::string& path);
 
   // Blocks until a read connection is idle.
   Connection* AcquireReader() ABSL_LOCKS_EXCLUDED(pool_mu_);
@@ -794,7 +825,7 @@ absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
   }
   absl::Status status = writer.Run("PRAGMA synchronous = FULL");
   if (!status.ok()) return prefixed(status);
-  if (!fresh) return prefixed(writer.Run(kCreateSubscriptions));
+  if (!fresh) return CreateOptionalTables(writer, path);
 
   // sqlite3_exec runs the several statements of the schema; the pragmas
   // inside the transaction commit with it, so a database that has
@@ -812,7 +843,15 @@ absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
     }
     return prefixed(status);
   }
-  return prefixed(writer.Run(kCreateSubscriptions));
+  return CreateOptionalTables(writer, path);
+}
+
+absl::Status SqliteEventStore::Impl::CreateOptionalTables(
+    Connection& writer, const std::string& path) {
+  absl::Status status = writer.Run(kCreateSubscriptions);
+  if (status.ok()) status = writer.Run(kCreateDeadLetters);
+  if (status.ok()) return status;
+  return {status.code(), absl::StrCat(path, ": ", status.message())};
 }
 
 Connection* SqliteEventStore::Impl::AcquireReader() {
@@ -1112,6 +1151,94 @@ SqliteEventStore::Impl::ListSubscriptions() {
   return records;
 }
 
+absl::Status SqliteEventStore::Impl::PutDeadLetter(
+    const DeadLetterRecord& record) {
+  DIPWIRE_ASSIGN_OR_RETURN(const int64_t failed_at_ns,
+                           ToStoredNanos(record.failed_at, "failed_at"));
+  DIPWIRE_ASSIGN_OR_RETURN(const std::string payload,
+                           SerializeDeterministically(record.alert));
+  absl::MutexLock lock(&write_mu_);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("INSERT OR REPLACE INTO dead_letters(sink, position,"
+                   " attempts, last_error, failed_at_ns, requeued, payload)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  stmt->BindText(1, record.sink)
+      .BindInt64(2, ClampToKey(record.position))
+      .BindInt64(3, record.attempts)
+      .BindText(4, record.last_error)
+      .BindInt64(5, failed_at_ns)
+      .BindInt64(6, record.requeued ? 1 : 0)
+      .BindBlob(7, payload);
+  return stmt->Run();
+}
+
+absl::Status SqliteEventStore::Impl::ListDeadLetters(
+    absl::string_view sink, bool requeued_only, size_t max_count,
+    std::vector<DeadLetterRecord>* out, int64_t* total) {
+  ReaderLease reader(this);
+  if (total != nullptr) {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        ScopedStatement stmt,
+        reader->Get("SELECT COUNT(*) FROM dead_letters WHERE sink = ?1"));
+    stmt->BindText(1, sink);
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    *total = row ? stmt->ColumnInt64(0) : 0;
+  }
+  if (max_count == 0) return absl::OkStatus();
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT position, attempts, last_error, failed_at_ns,"
+                  " requeued, payload FROM dead_letters WHERE sink = ?1"
+                  " AND (?2 = 0 OR requeued = 1) ORDER BY position LIMIT ?3"));
+  stmt->BindText(1, sink)
+      .BindInt64(2, requeued_only ? 1 : 0)
+      .BindInt64(3, ClampToKey(max_count));
+  std::vector<DeadLetterRecord> records;  // appended to *out only on success
+  for (;;) {
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row) break;
+    DeadLetterRecord record;
+    record.sink = std::string(sink);
+    record.position = static_cast<uint64_t>(stmt->ColumnInt64(0));
+    record.attempts = static_cast<int>(stmt->ColumnInt64(1));
+    record.last_error = std::string(stmt->ColumnText(2));
+    record.failed_at = absl::FromUnixNanos(stmt->ColumnInt64(3));
+    record.requeued = stmt->ColumnInt64(4) != 0;
+    const absl::string_view payload = stmt->ColumnBlob(5);
+    if (!record.alert.ParseFromArray(payload.data(),
+                                     static_cast<int>(payload.size()))) {
+      return absl::InternalError(absl::StrCat("dead letter at position ",
+                                              record.position, " is corrupt"));
+    }
+    records.push_back(std::move(record));
+  }
+  std::move(records.begin(), records.end(), std::back_inserter(*out));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::Impl::RequeueDeadLetters(
+    absl::string_view sink) {
+  absl::MutexLock lock(&write_mu_);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("UPDATE dead_letters SET requeued = 1 WHERE sink = ?1"));
+  stmt->BindText(1, sink);
+  DIPWIRE_RETURN_IF_ERROR(stmt->Run());
+  return static_cast<int64_t>(sqlite3_changes(writer_->db()));
+}
+
+absl::Status SqliteEventStore::Impl::DeleteDeadLetter(absl::string_view sink,
+                                                      uint64_t position) {
+  absl::MutexLock lock(&write_mu_);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get(
+          "DELETE FROM dead_letters WHERE sink = ?1 AND position = ?2"));
+  stmt->BindText(1, sink).BindInt64(2, ClampToKey(position));
+  return stmt->Run();
+}
+
 // SqliteEventStore forwards to Impl.
 
 SqliteEventStore::SqliteEventStore(std::unique_ptr<Impl> impl)
@@ -1178,6 +1305,26 @@ absl::Status SqliteEventStore::DeleteSubscription(absl::string_view name) {
 absl::StatusOr<std::vector<SubscriptionRecord>>
 SqliteEventStore::ListSubscriptions() {
   return impl_->ListSubscriptions();
+}
+
+absl::Status SqliteEventStore::PutDeadLetter(const DeadLetterRecord& record) {
+  return impl_->PutDeadLetter(record);
+}
+
+absl::Status SqliteEventStore::ListDeadLetters(
+    absl::string_view sink, bool requeued_only, size_t max_count,
+    std::vector<DeadLetterRecord>* out, int64_t* total) {
+  return impl_->ListDeadLetters(sink, requeued_only, max_count, out, total);
+}
+
+absl::StatusOr<int64_t> SqliteEventStore::RequeueDeadLetters(
+    absl::string_view sink) {
+  return impl_->RequeueDeadLetters(sink);
+}
+
+absl::Status SqliteEventStore::DeleteDeadLetter(absl::string_view sink,
+                                                uint64_t position) {
+  return impl_->DeleteDeadLetter(sink, position);
 }
 
 }  // namespace dipwire::server

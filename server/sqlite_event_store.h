@@ -79,6 +79,16 @@ class SqliteEventStore final : public EventStore {
                                    absl::Time now) override;
   absl::Status DeleteSubscription(absl::string_view name) override;
   absl::StatusOr<std::vector<SubscriptionRecord>> ListSubscriptions() override;
+  // Dead letters live in the table `dead_letters`, created on open when a
+  // database made before it lacks it (like `subscriptions`).
+  absl::Status PutDeadLetter(const DeadLetterRecord& record) override;
+  absl::Status ListDeadLetters(absl::string_view sink, bool requeued_only,
+                               size_t max_count,
+                               std::vector<DeadLetterRecord>* out,
+                               int64_t* total) override;
+  absl::StatusOr<int64_t> RequeueDeadLetters(absl::string_view sink) override;
+  absl::Status DeleteDeadLetter(absl::string_view sink,
+                                uint64_t position) override;
 
   // The database file's name inside data_dir.
   static constexpr absl::string_view kFileName = "dipwire.db";

@@ -113,6 +113,27 @@ TEST(CliTest, FlagOfAnotherCommandIsAUsageError) {
   EXPECT_THAT(result.err, HasSubstr("unknown flag --batch"));
 }
 
+TEST(CliTest, SinksTakesListDeadLettersOrRedeliver) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"sinks"},
+           {"sinks", "frob"},
+           {"sinks", "list", "extra"},
+           {"sinks", "dead-letters"},
+           {"sinks", "redeliver"},
+           {"sinks", "redeliver", "a", "b"}}) {
+    const CliResult result = RunDipwire(args);
+    EXPECT_EQ(result.exit_code, 2) << args.size();
+    EXPECT_THAT(result.err,
+                AllOf(HasSubstr(R"(sinks takes "list", "dead-letters NAME")"),
+                      HasSubstr("usage: dipwire sinks list")));
+  }
+  const CliResult result =
+      RunDipwire({"sinks", "redeliver", "wire", "--output", "json"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.err, HasSubstr("unknown flag --output"));
+}
+
 TEST(CliTest, FlagWithoutValueIsAUsageError) {
   const CliResult result = RunDipwire({"subscribe", "--filter"});
   EXPECT_EQ(result.exit_code, 2);

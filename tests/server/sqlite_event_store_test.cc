@@ -674,5 +674,86 @@ TEST_F(SqliteEventStoreTest, VersionOneDatabaseWithoutSubscriptionsGetsThem) {
   EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
 }
 
+DeadLetterRecord MakeDeadLetter(absl::string_view sink, uint64_t position) {
+  DeadLetterRecord record;
+  record.sink = std::string(sink);
+  record.position = position;
+  record.alert.set_alert_id(absl::StrCat("alert-", position));
+  record.alert.set_headline("Talks stall");
+  record.attempts = 3;
+  record.last_error = "HTTP 500";
+  record.failed_at = kT0 + absl::Seconds(static_cast<int64_t>(position));
+  return record;
+}
+
+TEST_F(SqliteEventStoreTest, DeadLettersArePutListedRequeuedAndDeleted) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  ASSERT_THAT(store->PutDeadLetter(MakeDeadLetter("wire", 7)), IsOk());
+  ASSERT_THAT(store->PutDeadLetter(MakeDeadLetter("wire", 3)), IsOk());
+  ASSERT_THAT(store->PutDeadLetter(MakeDeadLetter("slack", 5)), IsOk());
+  // Giving up on the same alert again replaces the record.
+  DeadLetterRecord again = MakeDeadLetter("wire", 7);
+  again.attempts = 6;
+  ASSERT_THAT(store->PutDeadLetter(again), IsOk());
+
+  std::vector<DeadLetterRecord> listed;
+  int64_t total = 0;
+  ASSERT_THAT(store->ListDeadLetters("wire", false, 10, &listed, &total),
+              IsOk());
+  EXPECT_EQ(total, 2);
+  ASSERT_THAT(listed, SizeIs(2));
+  EXPECT_EQ(listed[0].position, 3u);
+  EXPECT_EQ(listed[0].alert.alert_id(), "alert-3");
+  EXPECT_EQ(listed[0].last_error, "HTTP 500");
+  EXPECT_EQ(listed[0].failed_at, kT0 + absl::Seconds(3));
+  EXPECT_FALSE(listed[0].requeued);
+  EXPECT_EQ(listed[1].position, 7u);
+  EXPECT_EQ(listed[1].attempts, 6);
+
+  listed.clear();
+  ASSERT_THAT(store->ListDeadLetters("wire", true, 10, &listed, nullptr),
+              IsOk());
+  EXPECT_THAT(listed, SizeIs(0));
+  auto requeued = store->RequeueDeadLetters("wire");
+  ASSERT_THAT(requeued, IsOk());
+  EXPECT_EQ(*requeued, 2);
+  ASSERT_THAT(store->ListDeadLetters("wire", true, 1, &listed, nullptr),
+              IsOk());
+  ASSERT_THAT(listed, SizeIs(1));
+  EXPECT_TRUE(listed[0].requeued);
+  EXPECT_EQ(listed[0].position, 3u);
+
+  ASSERT_THAT(store->DeleteDeadLetter("wire", 3), IsOk());
+  ASSERT_THAT(store->DeleteDeadLetter("wire", 3), IsOk());  // already gone
+  ASSERT_THAT(store->ListDeadLetters("wire", false, 0, nullptr, &total),
+              IsOk());
+  EXPECT_EQ(total, 1);
+  ASSERT_THAT(store->ListDeadLetters("slack", false, 0, nullptr, &total),
+              IsOk());
+  EXPECT_EQ(total, 1);
+}
+
+TEST_F(SqliteEventStoreTest, DeadLettersSurviveReopenAndOlderDatabasesGetThem) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+  }
+  // What a database made before webhook sinks looks like.
+  RawQuery("DROP TABLE dead_letters");
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    ASSERT_THAT(store->PutDeadLetter(MakeDeadLetter("wire", 1)), IsOk());
+  }
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  int64_t total = 0;
+  ASSERT_THAT(store->ListDeadLetters("wire", false, 0, nullptr, &total),
+              IsOk());
+  EXPECT_EQ(total, 1);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
+}
+
 }  // namespace
 }  // namespace dipwire::server

@@ -130,6 +130,22 @@ class FailingEventStore final : public server::EventStore {
       override {
     return base_->ListSubscriptions();
   }
+  absl::Status PutDeadLetter(const server::DeadLetterRecord& record) override {
+    return base_->PutDeadLetter(record);
+  }
+  absl::Status ListDeadLetters(absl::string_view sink, bool requeued_only,
+                               size_t max_count,
+                               std::vector<server::DeadLetterRecord>* out,
+                               int64_t* total) override {
+    return base_->ListDeadLetters(sink, requeued_only, max_count, out, total);
+  }
+  absl::StatusOr<int64_t> RequeueDeadLetters(absl::string_view sink) override {
+    return base_->RequeueDeadLetters(sink);
+  }
+  absl::Status DeleteDeadLetter(absl::string_view sink,
+                                uint64_t position) override {
+    return base_->DeleteDeadLetter(sink, position);
+  }
 
  private:
   server::EventStore* const base_;

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -38,12 +38,32 @@ def dipwired_path() -> Path:
     pytest.fail("no dipwired: build it, or set DIPWIRE_DIPWIRED")
 
 
-class Dipwired:
-    """One dipwired process with its data directory."""
+def dipwire_cli_path() -> Path:
+    """The dipwire CLI under test: DIPWIRE_CLI, else the one built beside
+    dipwired (BUILD/client/dipwire for BUILD/server/dipwired)."""
+    configured = os.environ.get("DIPWIRE_CLI")
+    if configured:
+        return Path(configured)
+    candidate = dipwired_path().resolve().parents[1] / "client" / "dipwire"
+    if candidate.is_file():
+        return candidate
+    pytest.fail("no dipwire CLI: build it, or set DIPWIRE_CLI")
 
-    def __init__(self, data_dir: Path, log_dir: Path) -> None:
+
+class Dipwired:
+    """One dipwired process with its data directory.
+
+    ``extra_args`` are added to its command line (e.g. ``--config FILE``)
+    and ``env`` entries to its environment, at every start.
+    """
+
+    def __init__(self, data_dir: Path, log_dir: Path,
+                 extra_args: Sequence[str] = (),
+                 env: Optional[Dict[str, str]] = None) -> None:
         self.data_dir = data_dir
         self._log_dir = log_dir
+        self._extra_args = list(extra_args)
+        self._env = dict(os.environ, **(env or {}))
         self._starts = 0
         self.process: Optional[subprocess.Popen] = None
         self.address = ""
@@ -59,8 +79,8 @@ class Dipwired:
         log = open(self._log_dir / f"dipwired.{self._starts}.log", "wb")
         self.process = subprocess.Popen(
             [str(dipwired_path()), "--listen", listen, "--data-dir",
-             str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=log)
+             str(self.data_dir), *self._extra_args],
+            stdout=subprocess.PIPE, stderr=log, env=self._env)
         log.close()
         self.address = _read_listening(self.process, START_TIMEOUT)
         return self.address
@@ -120,6 +140,30 @@ def dipwired(tmp_path: Path) -> Iterator[Dipwired]:
     yield server
     if server.process is not None:
         server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def dipwired_factory(
+        tmp_path: Path) -> Iterator[Callable[..., Dipwired]]:
+    """Starts dipwired processes with extra arguments and environment:
+    ``dipwired_factory(extra_args=[...], env={...})``, each with an empty
+    data directory of its own; all are killed at the end of the test."""
+    servers: List[Dipwired] = []
+
+    def start(extra_args: Sequence[str] = (),
+              env: Optional[Dict[str, str]] = None) -> Dipwired:
+        base = tmp_path / f"dipwired-{len(servers) + 1}"
+        data_dir = base / "data"
+        data_dir.mkdir(parents=True)
+        server = Dipwired(data_dir, base, extra_args=extra_args, env=env)
+        servers.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in servers:
+        if server.process is not None:
+            server.stop(signal.SIGKILL)
 
 
 def ingest_command(*args: str) -> List[str]:
