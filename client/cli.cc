@@ -639,12 +639,6 @@ class SubscribeNotices {
     err_->flush();
   }
 
-  // Whether the stream is between a lost connection and its resumption.
-  bool reconnecting() const ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    return reconnecting_;
-  }
-
   int Error(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     return PrintError(*err_, status);
@@ -658,7 +652,7 @@ class SubscribeNotices {
   }
 
  private:
-  mutable absl::Mutex mu_;
+  absl::Mutex mu_;
   std::ostream* const err_ ABSL_PT_GUARDED_BY(mu_);
   bool reconnecting_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -733,10 +727,12 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
     absl::StatusOr<bool> next = stream->Next(&response, silence_limit);
     if (session.interrupted()) return 0;
     if (!next.ok()) {
-      // While reconnecting, silence is expected; the stream keeps trying.
+      // A resumable stream outlives silence: the channel's keepalive pings
+      // notice a dead connection (within 40 s) and the stream reconnects.
+      // Without it, silence is the only sign of a dead connection.
       const bool silent =
           next.status().code() == absl::StatusCode::kDeadlineExceeded;
-      if (silent && notices.reconnecting()) continue;
+      if (silent && reconnect) continue;
       return notices.Error(silent ? SilenceError(silence_limit)
                                   : next.status());
     }

@@ -55,6 +55,7 @@ std::chrono::system_clock::time_point DeadlineAfter(absl::Duration timeout) {
 // when this process did not cancel the stream (the caller checks).
 bool IsRetryable(absl::StatusCode code) {
   return code == absl::StatusCode::kUnavailable ||
+         code == absl::StatusCode::kResourceExhausted ||
          code == absl::StatusCode::kCancelled;
 }
 
@@ -126,7 +127,8 @@ absl::Duration ReconnectDelay(const ReconnectOptions& options, int attempt,
 // - `cancelled_` only goes from false to true; once set, no call starts.
 // - The reader thread waits while `queue_` holds kMaxQueuedResponses.
 // - `last_returned_cursor_` is the cursor of the last alert Next returned,
-//   or the head_cursor of a heartbeat it returned after that;
+//   or the head_cursor of a heartbeat it returned after that (empty, with
+//   `returned_position_`: before the first alert, so EARLIEST);
 //   a re-subscribe clears `queue_` and starts after it, in one critical
 //   section, so nothing is returned twice and nothing is skipped.
 class AlertStream::Impl {
@@ -165,9 +167,11 @@ class AlertStream::Impl {
       queue_.pop_front();
       if (out->alerts_size() > 0) {
         last_returned_cursor_ = out->alerts(out->alerts_size() - 1).cursor();
-      } else if (!out->heartbeat().head_cursor().empty()) {
-        // The stream has been served everything up to it (alerts.proto).
+      } else if (out->has_heartbeat()) {
+        // The stream has been served everything up to head_cursor
+        // (alerts.proto); empty: it stands before the first alert.
         last_returned_cursor_ = out->heartbeat().head_cursor();
+        returned_position_ = true;
       }
       return true;
     }
@@ -254,6 +258,8 @@ class AlertStream::Impl {
     ++reconnects_;
     if (!last_returned_cursor_.empty()) {
       request.set_after_cursor(last_returned_cursor_);
+    } else if (returned_position_) {
+      request.set_position(v1::SubscribeRequest::EARLIEST);
     }
     return request;
   }
@@ -319,6 +325,9 @@ class AlertStream::Impl {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status final_status_ ABSL_GUARDED_BY(mu_);
   std::string last_returned_cursor_ ABSL_GUARDED_BY(mu_);
+  // Whether Next returned a heartbeat, which tells where the stream stands
+  // even when last_returned_cursor_ is empty (before the first alert).
+  bool returned_position_ ABSL_GUARDED_BY(mu_) = false;
   int64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
 
   // Started last, in the constructor body, when every member above exists.

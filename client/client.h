@@ -46,21 +46,23 @@ struct ReconnectEvent {
 // How a resumable Subscribe stream (Client::SubscribeResumable) survives a
 // broken connection or a restarted server.
 //
-// Which statuses are retried: UNAVAILABLE, and CANCELLED that this process
-// did not ask for. UNAVAILABLE is what gRPC reports when the server cannot
-// be reached or the connection breaks (kill -9, a network failure, a
-// keepalive timeout), and what dipwired ends its streams with when it
-// shuts down. A server that is shutting down cancels a call that reaches it
-// in the meantime, so a CANCELLED that did not come from Cancel is the same
-// outage seen a moment later; after Cancel, CANCELLED is final. Every other
+// Which statuses are retried: UNAVAILABLE, RESOURCE_EXHAUSTED, and
+// CANCELLED that this process did not ask for. UNAVAILABLE is what gRPC reports
+// when the server cannot be reached or the connection breaks (kill -9, a
+// network failure, a keepalive timeout), and what dipwired ends its streams
+// with when it shuts down. A server that is shutting down cancels a call that
+// reaches it in the meantime, so a CANCELLED that did not come from Cancel is
+// the same outage seen a moment later; after Cancel, CANCELLED is final. On
+// Subscribe, RESOURCE_EXHAUSTED is the server's limit of concurrent streams
+// (--max-streams; "retry later"), which a reconnecting client meets while
+// the server has not yet released its broken stream. Every other
 // status is returned by Next at once: INVALID_ARGUMENT / NOT_FOUND /
 // OUT_OF_RANGE / FAILED_PRECONDITION would fail the same way again; ABORTED
 // means another stream took over the durable subscription (retrying would
 // take it back, and the two would fight); UNAUTHENTICATED and
-// PERMISSION_DENIED need the caller; RESOURCE_EXHAUSTED (a message over a
-// limit) would recur; INTERNAL is a server bug or a malformed response that
-// a person must see rather than a loop hide; an OK end of the stream is
-// returned as such.
+// PERMISSION_DENIED need the caller; INTERNAL is a server bug or a malformed
+// response that a person must see rather than a loop hide; an OK end of the
+// stream is returned as such.
 //
 // The schedule follows gRPC's connection backoff: the wait before attempt
 // n is min(max_backoff, initial_backoff * multiplier^(n-1)), then
@@ -288,13 +290,15 @@ class Client {
   // Returns INVALID_ARGUMENT when `options` is out of range (see
   // ReconnectOptions).
   //
-  // With a durable `subscription`, the re-subscribe's `after_cursor` never
-  // moves the stored cursor forward (the server only moves it back for a
-  // start before it), so alerts returned but not yet acknowledged are
-  // delivered again to the next process that resumes the subscription.
-  // A stream started at LATEST that breaks before its first response
-  // starts at LATEST again; the first heartbeat (sent at once) fixes its
-  // place.
+  // With a durable `subscription`, a re-subscribe with `after_cursor` moves
+  // (seeks) the subscription there, as the server does for any start:
+  // acknowledge each alert before asking for the next response (as
+  // `dipwire subscribe` does), or expect the stored cursor to move past
+  // alerts returned but not acknowledged. A heartbeat with an empty
+  // head_cursor (the stream stands before the first alert: the log was
+  // empty) makes the re-subscribe start at EARLIEST. A stream that breaks
+  // before its first response (the server sends a heartbeat at once)
+  // starts again with `request` unchanged.
   absl::StatusOr<std::unique_ptr<AlertStream>> SubscribeResumable(
       const v1::SubscribeRequest& request, ReconnectOptions options);
 

@@ -375,9 +375,9 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
                              store_->AlertPositionBefore(start.time));
   }
   if (!start.subscription.empty()) {
-    DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
-                             store_->GetSubscription(start.subscription));
     if (start.kind == StartSpec::Kind::kResume) {
+      DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
+                               store_->GetSubscription(start.subscription));
       if (acked.has_value()) {
         sub->after = *acked;
         sub->started = true;
@@ -386,20 +386,15 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
       // Created on first use at the default start, LATEST.
       sub->after = sub->latest;
     }
-    // Created at the stream's start, or moved back to it (a replay). A
-    // start never moves the stored cursor forward, past alerts a client may
-    // have received but not acknowledged (a resuming client re-subscribes
-    // after the last alert it returned): only Acknowledge does that.
-    if (!acked.has_value() || sub->after < *acked) {
-      {
-        // A stream already taken over must not move the subscription under
-        // its successor; NextStep ends it with ABORTED.
-        absl::MutexLock lock(&mu_);
-        if (sub->taken_over) return absl::OkStatus();
-      }
-      DIPWIRE_RETURN_IF_ERROR(store_->PutSubscription(
-          start.subscription, sub->after, clock_->Now()));
+    {
+      // A stream already taken over must not move the subscription under
+      // its successor; NextStep ends it with ABORTED.
+      absl::MutexLock lock(&mu_);
+      if (sub->taken_over) return absl::OkStatus();
     }
+    // Created at the stream's start, or moved (seeks) there (DESIGN.md).
+    DIPWIRE_RETURN_IF_ERROR(
+        store_->PutSubscription(start.subscription, sub->after, clock_->Now()));
   }
   sub->started = true;
   return absl::OkStatus();

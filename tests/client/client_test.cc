@@ -467,15 +467,42 @@ TEST_F(ClientTest, ResumableStreamDropsReadAheadThatWasNotReturned) {
   EXPECT_EQ(sent[1].after_cursor(), "c-al-1");
 }
 
-TEST_F(ClientTest, ResumableStreamKeepsTheOriginalStartUntilAnAlertIsReturned) {
-  // A heartbeat of a stream that has no alert behind it has no head_cursor.
-  service_.set_subscribe_script({HeartbeatResponse("")}, {},
+TEST_F(ClientTest, ResumableStreamKeepsTheOriginalStartUntilAResponse) {
+  // Broken before any response: nothing tells where the stream stood.
+  service_.set_subscribe_script({}, {},
                                 absl::UnavailableError("connection reset"));
   service_.Release();
   std::unique_ptr<Client> client = ConnectToFake();
   ASSERT_NE(client, nullptr);
   v1::SubscribeRequest request;
   request.mutable_start_time()->set_seconds(1711962000);
+  EventRecorder recorder;
+  ReconnectOptions options = recorder.Options();
+  options.max_attempts = 1;
+  absl::StatusOr<std::unique_ptr<AlertStream>> stream =
+      client->SubscribeResumable(request, options);
+  ASSERT_THAT(stream, IsOk());
+
+  v1::SubscribeResponse response;
+  EXPECT_THAT((*stream)->Next(&response, absl::Seconds(10)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  const std::vector<v1::SubscribeRequest> sent = service_.subscribe_requests();
+  ASSERT_EQ(sent.size(), 2U);
+  EXPECT_EQ(sent[1].start_case(), v1::SubscribeRequest::kStartTime);
+  EXPECT_EQ(sent[1].start_time().seconds(), 1711962000);
+}
+
+TEST_F(ClientTest, ResumableStreamAtTheOriginResumesFromEarliest) {
+  // A heartbeat without head_cursor: the stream stood before the first
+  // alert (an empty log). Starting at LATEST again would skip whatever was
+  // published while it was disconnected.
+  service_.set_subscribe_script({HeartbeatResponse("")}, {},
+                                absl::UnavailableError("connection reset"));
+  service_.Release();
+  std::unique_ptr<Client> client = ConnectToFake();
+  ASSERT_NE(client, nullptr);
+  v1::SubscribeRequest request;
+  request.set_position(v1::SubscribeRequest::LATEST);
   EventRecorder recorder;
   absl::StatusOr<std::unique_ptr<AlertStream>> stream =
       client->SubscribeResumable(request, recorder.Options());
@@ -489,8 +516,7 @@ TEST_F(ClientTest, ResumableStreamKeepsTheOriginalStartUntilAnAlertIsReturned) {
   (*stream)->Cancel();
   const std::vector<v1::SubscribeRequest> sent = service_.subscribe_requests();
   ASSERT_GE(sent.size(), 2U);
-  EXPECT_EQ(sent[1].start_case(), v1::SubscribeRequest::kStartTime);
-  EXPECT_EQ(sent[1].start_time().seconds(), 1711962000);
+  EXPECT_EQ(sent[1].position(), v1::SubscribeRequest::EARLIEST);
 }
 
 TEST_F(ClientTest,
@@ -567,7 +593,6 @@ TEST_F(ClientTest, ResumableStreamReturnsOtherStatusesWithoutRetrying) {
       absl::PermissionDeniedError("subscribe role needed"),
       absl::UnauthenticatedError("no token"),
       absl::OutOfRangeError("the oldest cursor still available is x"),
-      absl::ResourceExhaustedError("message too large"),
       absl::InternalError("internal error"),
   };
   for (const absl::Status& status : statuses) {
@@ -584,6 +609,25 @@ TEST_F(ClientTest, ResumableStreamReturnsOtherStatusesWithoutRetrying) {
   }
   EXPECT_THAT(service_.subscribe_requests(),
               ::testing::SizeIs(statuses.size()));
+}
+
+TEST_F(ClientTest, ResumableStreamRetriesTheServersStreamLimit) {
+  const absl::Status full = absl::ResourceExhaustedError(
+      "too many concurrent streams (--max-streams=1); retry later");
+  service_.set_subscribe_script({}, {}, full);
+  service_.Release();
+  std::unique_ptr<Client> client = ConnectToFake();
+  ASSERT_NE(client, nullptr);
+  EventRecorder recorder;
+  ReconnectOptions options = recorder.Options();
+  options.max_attempts = 2;
+  absl::StatusOr<std::unique_ptr<AlertStream>> stream =
+      client->SubscribeResumable(v1::SubscribeRequest(), options);
+  ASSERT_THAT(stream, IsOk());
+  v1::SubscribeResponse response;
+  EXPECT_THAT((*stream)->Next(&response, absl::Seconds(10)),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ((*stream)->reconnects(), 2);
 }
 
 TEST_F(ClientTest, PlainStreamDoesNotResubscribe) {

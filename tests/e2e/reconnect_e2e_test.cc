@@ -177,8 +177,8 @@ TEST_F(ReconnectEndToEndTest, KillAndRestartDeliversEveryAlertOnceInOrder) {
 }
 
 TEST_F(ReconnectEndToEndTest, ReadAheadAlertsThatWereNotReturnedComeAgain) {
-  // With a durable subscription: a resubscribe must not move its stored
-  // cursor past alerts that were never acknowledged.
+  // A durable subscription shows where a resubscribe starts: the server
+  // moves (seeks) it to the stream's after_cursor.
   v1::SubscribeRequest request = FromEarliest();
   request.set_subscription("desk");
   // No heartbeats to fill the read-ahead while this thread does not read.
@@ -208,13 +208,11 @@ TEST_F(ReconnectEndToEndTest, ReadAheadAlertsThatWereNotReturnedComeAgain) {
   // the last one received, p6: p2..p6 come again, each once.
   ReadUntil(**stream, 6, &seen);
   EXPECT_THAT(AlertIds(seen), ElementsAreArray(AlertIds(history)));
-  // Nothing was acknowledged: the subscription is still where it was
-  // created (EARLIEST), though the resubscribe asked for after p1.
   absl::StatusOr<v1::ListSubscriptionsResponse> listed =
       client_->ListSubscriptions(v1::ListSubscriptionsRequest());
   ASSERT_THAT(listed, IsOk());
   ASSERT_THAT(listed->subscriptions(), SizeIs(1));
-  EXPECT_EQ(listed->subscriptions(0).cursor(), "");
+  EXPECT_EQ(listed->subscriptions(0).cursor(), seen[0].cursor());
   (*stream)->Cancel();
 }
 
