@@ -23,7 +23,9 @@ constexpr int64_t kLengthCeiling = int64_t{1} << 20;
 constexpr int64_t kCountCeiling = 1'000'000;
 constexpr int64_t kPendingCeiling = 100'000'000;
 
-constexpr std::array<LimitFlag, 9> kLimitFlags = {{
+constexpr int64_t kPendingBytesCeiling = int64_t{64} << 30;
+
+constexpr std::array<LimitFlag, 10> kLimitFlags = {{
     {"--max-message-bytes", "largest request message, in bytes", INT_MAX,
      [](const Limits& l) -> int64_t { return l.max_message_bytes; },
      [](Limits* l, int64_t v) { l->max_message_bytes = static_cast<int>(v); }},
@@ -71,6 +73,12 @@ constexpr std::array<LimitFlag, 9> kLimitFlags = {{
      [](const Limits& l) { return static_cast<int64_t>(l.max_pending_events); },
      [](Limits* l, int64_t v) {
        l->max_pending_events = static_cast<size_t>(v);
+     }},
+    {"--max-pending-bytes", "bytes of published events waiting to be committed",
+     kPendingBytesCeiling,
+     [](const Limits& l) { return static_cast<int64_t>(l.max_pending_bytes); },
+     [](Limits* l, int64_t v) {
+       l->max_pending_bytes = static_cast<size_t>(v);
      }},
 }};
 

@@ -22,9 +22,10 @@ namespace dipwire::server {
 // RESOURCE_EXHAUSTED, as DESIGN.md says ("message or batch over the limit");
 // a field over its length limit (a summary, a name, a filter's length or
 // nesting) is INVALID_ARGUMENT naming the field, like any other bad value;
-// the server out of capacity (streams, publish queue) is RESOURCE_EXHAUSTED,
-// and only that kind is worth retrying unchanged. Every message names the
-// flag and its value, e.g. "(--max-streams=1000)".
+// the server out of capacity is worth retrying unchanged: too many streams
+// is RESOURCE_EXHAUSTED, a full publish queue UNAVAILABLE (transient, like
+// a server shutting down, and what ingest tools already retry). Every message
+// names the flag and its value, e.g. "(--max-streams=1000)".
 //
 // The defaults suit a newsroom's server: far above what its tools send
 // (one event to a few hundred per batch, filters of a line or two, dozens
@@ -50,6 +51,10 @@ struct Limits {
   // room for dozens of PublishStream callers with full windows; beyond it a
   // request is refused at once rather than queued without bound.
   size_t max_pending_events = 100000;
+  // Bytes of those events (serialized) at most: 100,000 events may be tiny
+  // or 256 KiB each, so the count alone does not bound the memory they
+  // hold. 256 MiB is a thousand maximum-size events.
+  size_t max_pending_bytes = size_t{256} << 20;
 };
 
 // A dipwired flag that sets one limit: `--name N`, N a whole number in

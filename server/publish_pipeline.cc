@@ -106,18 +106,36 @@ absl::Status PublishPipeline::Recover() {
 
 void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
   const auto events = static_cast<size_t>(request.events_size());
+  const size_t bytes = request.ByteSizeLong();
   bool stopping = false;
-  size_t queued = 0;
+  std::string full;
   {
     absl::MutexLock lock(&mu_);
     stopping = stopping_;
-    if (!stopping && (queue_.empty() ||
-                      queued_events_ + events <= options_.max_pending_events)) {
+    const bool events_fit =
+        queued_events_ + events <= options_.max_pending_events;
+    const bool bytes_fit = queued_bytes_ + bytes <= options_.max_pending_bytes;
+    if (!stopping && (queue_.empty() || (events_fit && bytes_fit))) {
       queued_events_ += events;
-      queue_.push_back(Pending{std::move(request), std::move(done)});
+      queued_bytes_ += bytes;
+      queue_.push_back(Pending{std::move(request), std::move(done), bytes});
       return;
     }
-    queued = queued_events_;
+    if (!events_fit) {
+      full = absl::StrCat(
+          queued_events_,
+          " events wait to be committed and "
+          "this request adds ",
+          events, "; at most ", options_.max_pending_events,
+          " may wait (--max-pending-events=", options_.max_pending_events, ")");
+    } else {
+      full = absl::StrCat(
+          queued_bytes_,
+          " bytes of events wait to be "
+          "committed and this request adds ",
+          bytes, "; at most ", options_.max_pending_bytes,
+          " may wait (--max-pending-bytes=", options_.max_pending_bytes, ")");
+    }
   }
   // Answered outside the lock: `done` may take the caller's own locks.
   if (stopping) {
@@ -125,12 +143,10 @@ void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
         "the server is shutting down; nothing of this request was stored"));
     return;
   }
-  std::move(done)(absl::UnavailableError(absl::StrCat(
-      "publish queue full: ", queued,
-      " events wait to be committed and this request adds ", events,
-      "; at most ", options_.max_pending_events,
-      " may wait (--max-pending-events=", options_.max_pending_events,
-      "); nothing of this request was stored; retry after a short backoff")));
+  std::move(done)(absl::UnavailableError(
+      absl::StrCat("publish queue full: ", full,
+                   "; nothing of this request was stored; retry after a "
+                   "short backoff")));
 }
 
 void PublishPipeline::Stop() {
@@ -159,6 +175,7 @@ void PublishPipeline::WriterLoop() {
                                    options_.max_group_events)) {
         events += queue_.front().request.events_size();
         queued_events_ -= queue_.front().request.events_size();
+        queued_bytes_ -= queue_.front().bytes;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }

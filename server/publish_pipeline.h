@@ -29,11 +29,12 @@ struct PublishPipelineOptions {
   // Events committed in one transaction at most (group commit). A single
   // batch larger than this still commits whole, alone.
   size_t max_group_events = 4096;
-  // Events queued for the writer at most (dipwired's --max-pending-events).
-  // A batch that would queue more is refused at once with
-  // RESOURCE_EXHAUSTED; a batch submitted to an empty queue is always taken,
-  // whatever its size.
+  // Events, and their bytes serialized, queued for the writer at most
+  // (dipwired's --max-pending-events and --max-pending-bytes). A batch that
+  // would queue more is refused at once with UNAVAILABLE; a batch submitted
+  // to an empty queue is always taken, whatever its size.
   size_t max_pending_events = Limits().max_pending_events;
+  size_t max_pending_bytes = Limits().max_pending_bytes;
 };
 
 // The single writer of the log. Publish batches (validated by the caller)
@@ -71,7 +72,7 @@ class PublishPipeline {
   // Queues a batch that passed ValidatePublishRequest. `done` runs exactly
   // once. Never blocks on I/O. Answers at once (on the caller's thread,
   // before Submit returns) with UNAVAILABLE when the queue holds
-  // max_pending_events already ("publish queue full ...
+  // max_pending_events or max_pending_bytes already ("publish queue full ...
   // (--max-pending-events=N)"; nothing of the batch is stored and a retry
   // after a short backoff may succeed), and after Stop with UNAVAILABLE.
   void Submit(v1::PublishRequest request, Callback done)
@@ -88,6 +89,7 @@ class PublishPipeline {
   struct Pending {
     v1::PublishRequest request;
     Callback done;
+    size_t bytes;  // request.ByteSizeLong()
   };
 
   using KnownEvents = absl::flat_hash_map<std::string, EventRecord>;
@@ -147,6 +149,7 @@ class PublishPipeline {
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   // The events of the batches in queue_.
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 

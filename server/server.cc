@@ -50,6 +50,7 @@ class Server::Impl {
     DIPWIRE_RETURN_IF_ERROR(hub_->Start());
     PublishPipelineOptions pipeline_options;
     pipeline_options.max_pending_events = limits.max_pending_events;
+    pipeline_options.max_pending_bytes = limits.max_pending_bytes;
     DIPWIRE_ASSIGN_OR_RETURN(
         pipeline_, PublishPipeline::Start(store_.get(), hub_.get(),
                                           Clock::Real(), pipeline_options));

@@ -536,7 +536,7 @@ dipwire::v1::SubscribeRequest SubscribeRequest(const std::string& filter) {
   dipwire::v1::SubscribeRequest request;
   request.set_filter(filter);
   request.set_position(dipwire::v1::SubscribeRequest::LATEST);
-  // The first heartbeat (after 1 s) tells that the stream is attached.
+  // The first heartbeat (sent at once) tells that the stream is attached.
   request.mutable_heartbeat_interval()->set_seconds(1);
   return request;
 }

@@ -196,6 +196,60 @@ TEST_F(PublishPipelineTest, EveryBatchOfAFailedGroupGetsTheCommitError) {
   EXPECT_EQ(failing_->appends(), 2);
 }
 
+TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingBytes) {
+  pipeline_->Stop();
+  const v1::PublishRequest queued =
+      PeaceBatch("a", v1::PeaceTalkUpdate::STALLED);
+  PublishPipelineOptions options;
+  options.max_pending_bytes = queued.ByteSizeLong() + 1;
+  auto pipeline =
+      PublishPipeline::Start(failing_.get(), hub_.get(), &clock_, options);
+  ASSERT_THAT(pipeline, IsOk());
+  pipeline_ = *std::move(pipeline);
+
+  // The writer takes p0 and waits in its commit; `queued` fills the queue.
+  failing_->HoldAppends();
+  std::array<absl::StatusOr<v1::PublishResponse>, 3> results;
+  std::array<absl::Notification, 3> done;
+  auto submit = [&](size_t slot, v1::PublishRequest request) {
+    pipeline_->Submit(std::move(request),
+                      [result = &results[slot], notification = &done[slot]](
+                          absl::StatusOr<v1::PublishResponse> r) {
+                        *result = std::move(r);
+                        notification->Notify();
+                      });
+  };
+  submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
+  for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  ASSERT_TRUE(failing_->append_waiting());
+  submit(1, queued);
+  const v1::PublishRequest refused =
+      PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED);
+  submit(2, refused);
+  ASSERT_TRUE(done[2].HasBeenNotified());
+  EXPECT_THAT(
+      results[2],
+      StatusIs(
+          absl::StatusCode::kUnavailable,
+          absl::StrCat(
+              "publish queue full: ", queued.ByteSizeLong(),
+              " bytes of events wait to be committed and "
+              "this request adds ",
+              refused.ByteSizeLong(), "; at most ", options.max_pending_bytes,
+              " may wait (--max-pending-bytes=", options.max_pending_bytes,
+              "); nothing of this request was stored; "
+              "retry after a short backoff")));
+  failing_->ReleaseAppends();
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_THAT(results[i], IsOk()) << i;
+  }
+  // Drained, the queue takes the refused batch.
+  EXPECT_THAT(Publish(refused), IsOk());
+}
+
 TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
   pipeline_->Stop();
   PublishPipelineOptions options;
