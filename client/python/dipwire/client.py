@@ -7,21 +7,24 @@
 ...         print(alert.headline)
 
 Every failure is a :class:`DipwireError` carrying the gRPC status code and
-the server's message. Streams that survive a broken connection
-(:meth:`Client.subscribe`, :meth:`Client.publish_batches`) retry
-``UNAVAILABLE`` only, on the same schedule as the C++ client: waits from
-100 ms doubling up to 10 s, each spread by +-20% of jitter.
+the server's message. Streams that survive a broken connection retry on the
+same schedule as the C++ client: waits from 100 ms doubling up to 10 s, each
+spread by +-20% of jitter. :meth:`Client.publish_batches` retries
+``UNAVAILABLE`` and gives up after ``Backoff.give_up_after`` (60 s by
+default); :meth:`Client.subscribe` retries as the C++ client's
+``SubscribeResumable`` does (``UNAVAILABLE``, a ``CANCELLED`` it did not
+ask for, ``RESOURCE_EXHAUSTED``) and by default never gives up.
 """
 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime
 import queue
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import (Callable, Deque, Iterable, Iterator, List, Optional,
                     Tuple, TypeVar, Union)
 
@@ -60,6 +63,15 @@ _MAX_RECEIVE_MESSAGE_BYTES = 16 * 1024 * 1024
 
 _UNAVAILABLE_NUMBER = grpc.StatusCode.UNAVAILABLE.value[0]
 
+# The exponent of the backoff's growth stops here: the wait has long reached
+# any sensible maximum, and multiplier ** 1024 would overflow a float.
+_MAX_BACKOFF_EXPONENT = 64
+
+# The statuses a Subscribe stream retries (besides a CANCELLED it did not
+# ask for); see AlertIterator.
+_SUBSCRIBE_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE,
+                                  grpc.StatusCode.RESOURCE_EXHAUSTED})
+
 T = TypeVar("T")
 
 
@@ -87,15 +99,20 @@ class DipwireError(Exception):
         return cls(grpc.StatusCode.UNKNOWN, f"(code {number}) {message}")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Backoff:
-    """When to retry after ``UNAVAILABLE``.
+    """When to retry after a retryable status (``UNAVAILABLE``).
 
     The wait before attempt n (1 for the first after a break) is
-    ``min(maximum, initial * multiplier ** (n - 1))`` times a random factor
-    in ``[1 - jitter, 1 + jitter]``. The count starts again once the server
-    answers. ``give_up_after`` (seconds, None: never) ends the retries when
-    the next attempt would start that long after the connection was lost.
+    ``min(maximum, initial * multiplier ** min(n - 1, 64))`` times a random
+    factor in ``[1 - jitter, 1 + jitter]``. The count starts again once the
+    server answers. ``give_up_after`` (seconds, None: never) ends the
+    retries when the next attempt would start that long after the
+    connection was lost. Its default, 60 s, is the publishing side's
+    (:meth:`Client.publish_batches`, ``dipwire-ingest --retry-for``);
+    :meth:`Client.subscribe` takes the schedule but has a ``give_up_after``
+    of its own, by default None (never), as the C++ client's
+    ``ReconnectOptions``.
     """
 
     initial: float = 0.1
@@ -107,7 +124,11 @@ class Backoff:
     def delay(self, attempt: int, unit_random: float) -> float:
         """The wait in seconds before ``attempt``, for a uniform draw in
         [0, 1)."""
-        grown = self.initial * self.multiplier ** max(0, attempt - 1)
+        exponent = min(max(0, attempt - 1), _MAX_BACKOFF_EXPONENT)
+        try:
+            grown = self.initial * self.multiplier ** exponent
+        except OverflowError:  # a huge multiplier: past any maximum
+            grown = self.maximum
         return min(self.maximum, grown) * (
             1.0 - self.jitter + 2.0 * self.jitter * unit_random)
 
@@ -166,16 +187,37 @@ def _set_start(request: alerts_pb2.SubscribeRequest, start: Start) -> None:
 class AlertIterator(Iterator[Alert]):
     """The alerts of a Subscribe stream, in cursor order.
 
-    With ``reconnect`` a stream that ends with ``UNAVAILABLE`` (server
-    restarted, connection lost) subscribes again, after the backoff, with
-    ``after_cursor`` set to the cursor of the last alert returned (or the
-    ``head_cursor`` of a heartbeat received after it): no alert is skipped
-    or returned twice. Before the first response it subscribes with the
-    original start. With a durable ``subscription`` the re-subscribe never
-    moves the stored cursor forward (only ``acknowledge`` does), so alerts
-    returned but not acknowledged come again to the next process that
-    resumes the subscription. Any other error is raised as
-    :class:`DipwireError`.
+    With ``reconnect`` the stream behaves as the C++ client's
+    ``SubscribeResumable``. It retries, after the backoff, when it ends
+    with:
+
+    - ``UNAVAILABLE``: the server cannot be reached, the connection broke,
+      or dipwired ended its streams as it shut down;
+    - ``CANCELLED`` that :meth:`cancel` did not cause: a dipwired in
+      graceful shutdown cancels a call that reaches it meanwhile (the same
+      outage, seen a moment later); after :meth:`cancel` it is final;
+    - ``RESOURCE_EXHAUSTED``: the server serves its ``--max-streams``
+      streams already ("retry later").
+
+    Any other status is raised at once as :class:`DipwireError` (a bad
+    filter or cursor would fail again; ``ABORTED`` means another stream
+    took over the durable subscription). The retries give up, raising the
+    last retryable error, only when ``backoff.give_up_after`` is set:
+    :meth:`Client.subscribe` defaults to never.
+
+    A re-subscribe starts with ``after_cursor`` set to :attr:`last_cursor`,
+    the cursor of the last alert returned (or the ``head_cursor`` of a
+    heartbeat received after it, which covers the alerts the filter passed
+    over): no alert is skipped or returned twice. A heartbeat with an empty
+    ``head_cursor`` says the stream stands at the start of the log (the log
+    had no alert yet): until an alert or a later heartbeat moves it, a
+    re-subscribe starts at ``EARLIEST`` (:attr:`at_origin`), so that alerts
+    published while it was disconnected are not skipped (``LATEST`` would
+    skip them). Before the first response it subscribes with the original
+    start. With a durable ``subscription`` the re-subscribe never moves the
+    stored cursor forward (only ``acknowledge`` does), so alerts returned
+    but not acknowledged come again to the next process that resumes the
+    subscription.
 
     Each stream has a channel of its own, opened again for each attempt.
     :meth:`cancel` (from any thread) ends the iteration and closes it; call
@@ -192,6 +234,8 @@ class AlertIterator(Iterator[Alert]):
         self._reconnect = reconnect
         self._on_heartbeat = on_heartbeat
         self._stop = threading.Event()
+        #: The retry schedule of this stream.
+        self.backoff = backoff
         self._retrier = _Retrier(backoff, on_retry, self._stop)
         self._lock = threading.Lock()
         self._call: Optional[grpc.Call] = None
@@ -202,6 +246,10 @@ class AlertIterator(Iterator[Alert]):
         #: Where a re-subscribe starts: the cursor of the last alert
         #: returned, or the head_cursor of a later heartbeat; empty before.
         self.last_cursor = ""
+        #: True while :attr:`last_cursor` is empty and a heartbeat has told
+        #: that the stream stands at the start of the log (its
+        #: ``head_cursor`` was empty): a re-subscribe starts at EARLIEST.
+        self.at_origin = False
         #: How many times the stream has subscribed again.
         self.reconnects = 0
 
@@ -215,6 +263,7 @@ class AlertIterator(Iterator[Alert]):
             self._receive()
         alert = self._buffer.popleft()
         self.last_cursor = alert.cursor
+        self.at_origin = False
         return alert
 
     def cancel(self) -> None:
@@ -228,12 +277,22 @@ class AlertIterator(Iterator[Alert]):
                 self._channel.close()
                 self._channel = None
 
+    def _close_call(self) -> None:
+        """Closes the channel of an ended call."""
+        with self._lock:
+            self._call = None
+            if self._channel is not None:
+                self._channel.close()
+                self._channel = None
+
     def _open(self) -> Iterator[alerts_pb2.SubscribeResponse]:
         """Starts a Subscribe call after the last returned alert."""
         request = alerts_pb2.SubscribeRequest()
         request.CopyFrom(self._request)
         if self.last_cursor:
             request.after_cursor = self.last_cursor
+        elif self.at_origin:
+            request.position = EARLIEST
         with self._lock:
             if self._channel is not None:
                 self._channel.close()
@@ -255,11 +314,17 @@ class AlertIterator(Iterator[Alert]):
             return
         except grpc.RpcError as rpc_error:
             self._responses = None
+            # Let go of the connection during the wait: a server shutting
+            # down gracefully waits for its connections to close.
+            self._close_call()
             if self._stop.is_set():
                 return
             error = DipwireError.from_rpc_error(rpc_error)
-            if not (self._reconnect
-                    and error.code == grpc.StatusCode.UNAVAILABLE):
+            # A CANCELLED that cancel() caused returned above: this one
+            # came from the server (or the transport) and is retried.
+            retryable = (error.code in _SUBSCRIBE_RETRYABLE
+                         or error.code == grpc.StatusCode.CANCELLED)
+            if not (self._reconnect and retryable):
                 self.cancel()
                 raise error from None
             try:
@@ -275,8 +340,14 @@ class AlertIterator(Iterator[Alert]):
         elif response.HasField("heartbeat"):
             # Every alert before it was returned (the buffer is empty), and
             # the stream has been served up to head_cursor: resume after it.
+            # Empty: the stream stands at position 0 (the log was empty),
+            # so a re-subscribe must start at EARLIEST, not at a LATEST that
+            # would skip the alerts published while it was disconnected.
             if response.heartbeat.head_cursor:
                 self.last_cursor = response.heartbeat.head_cursor
+                self.at_origin = False
+            elif not self.last_cursor:
+                self.at_origin = True
             if self._on_heartbeat:
                 self._on_heartbeat(response.heartbeat)
 
@@ -343,7 +414,9 @@ class Client:
 
     ``timeout`` is the deadline in seconds of each unary call and, on
     :meth:`publish_batches`, the longest wait for one response. ``backoff``
-    is the retry schedule of the streams that reconnect. Use it as a
+    is the retry schedule of the streams that reconnect; its
+    ``give_up_after`` applies to :meth:`publish_batches` only
+    (:meth:`subscribe` has its own, by default never). Use it as a
     context manager, or call :meth:`close`.
     """
 
@@ -476,7 +549,8 @@ class Client:
                   subscription: Optional[str] = None, reconnect: bool = True,
                   heartbeat_interval: Optional[float] = None,
                   on_heartbeat: Optional[Callable[[Heartbeat], None]] = None,
-                  on_retry: Optional[RetryCallback] = None) -> AlertIterator:
+                  on_retry: Optional[RetryCallback] = None,
+                  give_up_after: Optional[float] = None) -> AlertIterator:
         """Subscribes to the alerts matching ``filter`` (AIP-160 subset).
 
         ``start``: ``EARLIEST``, ``LATEST`` (what None means for a new
@@ -484,8 +558,19 @@ class Client:
         durable ``subscription`` without a start resumes after its last
         acknowledged alert. ``heartbeat_interval`` is in seconds (the server
         raises it to at least 1; None: the server's 15). Heartbeats are not
-        yielded; ``on_heartbeat`` sees them. See :class:`AlertIterator` for
-        how ``reconnect`` resumes.
+        yielded; ``on_heartbeat`` sees them (on the consumer's thread).
+
+        With ``reconnect`` (see :class:`AlertIterator` for what is retried
+        and where it resumes) the stream waits between attempts on the
+        client's ``backoff`` schedule, but with a ``give_up_after`` of its
+        own: seconds after the connection was lost, or None (the default)
+        for never, as the C++ client's ``SubscribeResumable`` (a subscriber
+        is meant to outlive an outage; the client's ``backoff.give_up_after``
+        is the publishing side's). ``on_retry(attempt, delay, error)`` runs
+        on the consumer's thread before each retry wait: ``attempt`` counts
+        the attempts since the last response (from 1), ``delay`` is the wait
+        in seconds that follows, ``error`` the :class:`DipwireError` that
+        ended the stream; the wait starts when it returns.
         """
         request = alerts_pb2.SubscribeRequest(filter=filter)
         if start is not None:
@@ -495,7 +580,9 @@ class Client:
         if heartbeat_interval is not None:
             request.heartbeat_interval.FromMilliseconds(
                 int(heartbeat_interval * 1000))
-        return AlertIterator(self, request, reconnect, self.backoff,
+        backoff = dataclasses.replace(self.backoff,
+                                      give_up_after=give_up_after)
+        return AlertIterator(self, request, reconnect, backoff,
                              on_heartbeat, on_retry)
 
     def acknowledge(self, subscription: str, cursor: str) -> None:

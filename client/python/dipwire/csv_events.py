@@ -23,7 +23,11 @@ peace_talk
 
 Enum cells (``status``, ``flow``, ``participantN_role``) take the proto
 value names, in any case. Rows whose first cell starts with ``#`` and empty
-rows are skipped. Errors name the line and the column.
+rows are skipped. Errors name the line and the column; a row with a line
+that is not UTF-8 is rejected (``not UTF-8: ...``) and the next rows are
+read. A cell may hold up to :data:`FIELD_SIZE_LIMIT` characters; when the
+file cannot be parsed as CSV past some point (a longer cell, a NUL byte),
+the error says ``reading stopped here``.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Set
 from google.protobuf import message
 
 from dipwire.api import events_pb2
-from dipwire.formats import Item, open_text
+from dipwire.formats import Item, Line, read_lines
 
 KINDS = ("meeting", "trade", "peace_talk")
 
@@ -51,6 +55,14 @@ KIND_COLUMNS: Dict[str, tuple] = {
                    "venue_country", "detail"),
 }
 _PARTICIPANT = re.compile(r"^participant([1-9][0-9]*)_(name|country|role)$")
+
+#: The longest cell, in characters. Python's csv default (131072) is less
+#: than the server's event limit (--max-event-bytes, 262144 bytes of
+#: serialized event, so a summary can be about that long); 4 MiB is the
+#: server's message limit, which no event can exceed. A cell up to the
+#: message limit is read, so that the server (or --dry-run's event) judges
+#: its size rather than the parser.
+FIELD_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 class CellError(ValueError):
@@ -230,32 +242,58 @@ def _check_header(header: List[str], kind: Optional[str]) -> Optional[str]:
     return None
 
 
+def _texts(lines: Iterator[Line], problems: Dict[int, str]) -> Iterator[str]:
+    """The text of each line, for csv.reader; records in ``problems`` the
+    lines that are not UTF-8 (their bytes reach the reader as surrogates)."""
+    for line in lines:
+        if line.problem:
+            problems[line.number] = line.problem
+        yield line.text
+
+
 def read_csv(path: str, args: argparse.Namespace) -> Iterator[Item]:
     """The events of a CSV file (see the module's documentation)."""
     kind: Optional[str] = getattr(args, "kind", None)
-    with open_text(path) as stream:
-        reader = csv.reader(stream)
-        header: Optional[List[str]] = None
-        while True:
-            line = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield Item(line, error=f"malformed CSV: {error}")
-                return
-            if not any(cell.strip() for cell in row) or (
-                    row[0].lstrip().startswith("#")):
-                continue
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
+    problems: Dict[int, str] = {}
+    reader = csv.reader(_texts(read_lines(path), problems))
+    header: Optional[List[str]] = None
+    while True:
+        line = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # The reader cannot go on past this point: say so, rather than
+            # drop the rest of the file silently.
+            yield Item(line, error=f"malformed CSV: {error}; reading "
+                       "stopped here")
+            return
+        # A row spans lines line..reader.line_num (a quoted cell may hold
+        # line breaks).
+        bad: List[str] = []
+        for number in range(line, reader.line_num + 1):
+            if number in problems:
+                where = "" if number == line else f" (on line {number})"
+                bad.append(problems.pop(number) + where)
+        if not any(cell.strip() for cell in row) or (
+                row[0].lstrip().startswith("#")):
+            continue
+        if bad:
+            yield Item(line, error=bad[0])
             if header is None:
-                header = [name.strip() for name in row]
-                problem = _check_header(header, kind)
-                if problem:
-                    yield Item(line, error=problem)
-                    return
-                continue
-            yield _row_item(line, header, row, kind)
+                return  # No header to read the rows under.
+            continue
+        if header is None:
+            header = [name.strip() for name in row]
+            problem = _check_header(header, kind)
+            if problem:
+                yield Item(line, error=problem)
+                return
+            continue
+        yield _row_item(line, header, row, kind)
 
 
 def _row_item(line: int, header: List[str], row: List[str],

@@ -14,16 +14,21 @@ A reader that skips records on purpose (as the GDELT reader skips rows that
 are no diplomatic event) returns an iterator with a ``summary()`` method:
 the lines it returns once the iterator is exhausted are printed after the
 ingest's own summary, so that nothing is dropped silently.
+
+Input is UTF-8 (a byte order mark is dropped). Readers take it a line at a
+time from :func:`read_lines`, so that a line that is not UTF-8 becomes a
+rejected line (``line N: not UTF-8: ...``) rather than the end of the input.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
-import io
+import re
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional, TextIO, Tuple
+from typing import BinaryIO, Callable, Dict, Iterator, Optional, Tuple
 
 from google.protobuf import json_format
 
@@ -59,16 +64,68 @@ class Format:
     add_arguments: Optional[Callable[[argparse.ArgumentParser], None]] = None
 
 
+@dataclass(frozen=True)
+class Line:
+    """One line of an input file."""
+
+    #: 1-based.
+    number: int
+    #: The line with its end (``\n``, ``\r\n`` or ``\r``). Bytes that are not
+    #: UTF-8 are kept as lone surrogates (Python's "surrogateescape").
+    text: str
+    #: ``not UTF-8: ...`` when the line is not valid UTF-8, else None.
+    problem: Optional[str] = None
+
+
 @contextlib.contextmanager
-def open_text(path: str) -> Iterator[TextIO]:
-    """Opens ``path`` (``-``: standard input) as UTF-8 text, dropping a
-    byte order mark. Raises OSError when it cannot be opened."""
+def _open_binary(path: str) -> Iterator[BinaryIO]:
+    """Opens ``path`` (``-``: standard input) for reading bytes. Raises
+    OSError when it cannot be opened."""
     if path == "-":
-        yield io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig",
-                               newline="")
+        yield sys.stdin.buffer
         return
-    with open(path, encoding="utf-8-sig", newline="") as stream:
+    with open(path, "rb") as stream:
         yield stream
+
+
+def not_utf8(error: UnicodeDecodeError) -> str:
+    """The reason for a line that is not UTF-8, e.g. ``not UTF-8: byte
+    0xe9 at byte 12 of the line (invalid continuation byte)``."""
+    bad = error.object[error.start:error.start + 1]
+    return (f"not UTF-8: byte 0x{bad.hex()} at byte {error.start + 1} of "
+            f"the line ({error.reason})")
+
+
+# After a lone CR (one not followed by LF): where a "\r" line ends.
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")
+
+
+def _raw_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``stream`` as open(newline="") splits them: at ``\n``,
+    ``\r\n`` or ``\r``, each with its end."""
+    for chunk in stream:  # ends at b"\n", so "\r\n" is never cut
+        if b"\r" in chunk:
+            yield from (part for part in _LONE_CR.split(chunk) if part)
+        else:
+            yield chunk
+
+
+def read_lines(path: str) -> Iterator[Line]:
+    """The lines of ``path`` (``-``: standard input), decoded one at a time
+    as UTF-8, without a leading byte order mark. Lines end at ``\n``,
+    ``\r\n`` or ``\r`` (as text read with ``newline=""``). A line that is
+    not UTF-8 comes with its :attr:`Line.problem` set, and the lines after
+    it are read as usual. Raises OSError when the input cannot be opened or
+    read."""
+    with _open_binary(path) as stream:
+        for number, raw in enumerate(_raw_lines(stream), start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                yield Line(number, raw.decode("utf-8"))
+            except UnicodeDecodeError as error:
+                yield Line(number, raw.decode("utf-8", "surrogateescape"),
+                           not_utf8(error))
 
 
 def parse_event_json(text: str) -> events_pb2.DiplomaticEvent:
@@ -85,17 +142,20 @@ def parse_event_json(text: str) -> events_pb2.DiplomaticEvent:
 def read_jsonl(path: str, args: argparse.Namespace) -> Iterator[Item]:
     """JSON lines, as ``dipwire publish`` reads them: one ``DiplomaticEvent``
     (proto3 JSON) per line; blank lines and lines starting with ``#`` are
-    skipped."""
+    skipped (even when not UTF-8); any other line that is not UTF-8 is an
+    error."""
     del args  # No options.
-    with open_text(path) as stream:
-        for number, raw in enumerate(stream, start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            try:
-                yield Item(number, event=parse_event_json(line))
-            except ValueError as error:
-                yield Item(number, error=f"invalid JSON event: {error}")
+    for line in read_lines(path):
+        text = line.text.strip()
+        if not text or text.startswith("#"):
+            continue
+        if line.problem:
+            yield Item(line.number, error=line.problem)
+            continue
+        try:
+            yield Item(line.number, event=parse_event_json(text))
+        except ValueError as error:
+            yield Item(line.number, error=f"invalid JSON event: {error}")
 
 
 def _read_csv(path: str, args: argparse.Namespace) -> Iterator[Item]:

@@ -32,14 +32,13 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime
-import functools
-import json
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
 from dipwire.api import events_pb2
-from dipwire.formats import Item, open_text
+from dipwire.countries import known_countries
+from dipwire.formats import Item, read_lines
 
 #: Columns in a GDELT 2.0 events export.
 COLUMN_COUNT = 61
@@ -118,8 +117,6 @@ CAMEO_TO_ISO: Dict[str, str] = {
     "KOS": "XKX",  # Kosovo (XKX is what dipwire accepts)
 }
 
-ISO_CODES_JSON = "/usr/share/iso-codes/json/iso_3166-1.json"
-
 # Why a row became no event, in the order the checks run; the values are
 # what the summary prints.
 REASONS: Dict[str, str] = {
@@ -174,34 +171,12 @@ class Counts:
                 "by_kind": dict(self.by_kind), "dropped": dict(self.dropped)}
 
 
-@functools.lru_cache(maxsize=1)
-def iso_countries() -> FrozenSet[str]:
-    """ISO 3166-1 alpha-3 codes (Debian's iso-codes) plus XKX, as the
-    server accepts them; empty when iso-codes is not installed (then
-    :func:`iso_country` takes three capital letters on trust)."""
-    try:
-        with open(ISO_CODES_JSON, encoding="utf-8") as stream:
-            entries = json.load(stream)["3166-1"]
-    except (OSError, ValueError, KeyError):
-        return frozenset()
-    return frozenset([entry["alpha_3"] for entry in entries] + ["XKX"])
-
-
-# CAMEO's region codes (not countries), for when iso-codes is missing.
-_CAMEO_REGIONS = frozenset(
-    "AFR ASA BLK CAS CAU CFR CRB EAF EEU EIN EUR LAM MDT MEA NAF NMR PGS "
-    "SAF SAM SAS SCN SEA WAF WEU WST".split())
-
-
 def iso_country(cameo: str) -> Optional[str]:
-    """The ISO 3166-1 alpha-3 code of a CAMEO country code; None when it
-    is not a country (a region such as EUR, or unknown)."""
+    """The ISO 3166-1 alpha-3 code of a CAMEO country code, as the server
+    accepts it (:func:`dipwire.countries.known_countries`); None when it is
+    not a country (a region such as EUR, or unknown)."""
     code = CAMEO_TO_ISO.get(cameo, cameo)
-    known = iso_countries()
-    if known:
-        return code if code in known else None
-    ok = len(code) == 3 and code.isalpha() and code.isupper()
-    return code if ok and code not in _CAMEO_REGIONS else None
+    return code if code in known_countries() else None
 
 
 @dataclass(frozen=True)
@@ -228,7 +203,7 @@ class Actor:
         # GDELT codes Romanian actors "ROU..." but leaves CountryCode empty
         # (its own table says ROM): take a leading ISO code of the actor
         # code when the country column is empty.
-        if not country and len(code) >= 3 and code[:3] in iso_countries():
+        if not country and len(code) >= 3 and code[:3] in known_countries():
             country = code[:3]
         return cls(code=code, name=cell(_NAME), country_code=country,
                    known_group=cell(_KNOWN_GROUP), ethnic=cell(_ETHNIC),
@@ -350,8 +325,12 @@ def _number(row: Sequence[str], column: int, name: str, kind: type,
 
 def outlet_of(url: str) -> str:
     """The outlet of a report: its URL's host without "www."; "GDELT" when
-    the row has no URL."""
-    host = urllib.parse.urlsplit(url.strip()).hostname or ""
+    the row has no URL, or one whose host cannot be read (urlsplit raises
+    ValueError for "http://[bad/x", an unclosed IPv6 bracket)."""
+    try:
+        host = urllib.parse.urlsplit(url.strip()).hostname or ""
+    except ValueError:
+        host = ""
     if host.startswith("www."):
         host = host[len("www."):]
     return host or "GDELT"
@@ -529,20 +508,24 @@ class GdeltReader:
         """The counts by reason, one line each."""
         return self.counts.lines()
 
-    def _rows(self) -> Iterator[Tuple[int, List[str]]]:
-        with open_text(self.path) as stream:
-            for number, raw in enumerate(stream, start=1):
-                text = raw.rstrip("\r\n")
-                if not text.strip():
-                    continue
-                yield number, text.split("\t")
+    def _rows(self) -> Iterator[Tuple[int, List[str], Optional[str]]]:
+        """(line, cells, why the line is unreadable or None) per row."""
+        for line in read_lines(self.path):
+            text = line.text.rstrip("\r\n")
+            if not text.strip():
+                continue
+            yield line.number, text.split("\t"), line.problem
 
     def _read(self) -> List[Item]:
         counts = self.counts
         groups: Dict[Tuple[str, ...], List[_Row]] = {}
         order: List[Tuple[int, object]] = []  # (line, group key or error)
-        for line, cells in self._rows():
+        for line, cells, problem in self._rows():
             counts.rows += 1
+            if problem:  # not UTF-8
+                counts.dropped["malformed"] += 1
+                order.append((line, Item(line, error=problem)))
+                continue
             try:
                 mapped, reason = judge_row(cells, line)
             except ValueError as error:

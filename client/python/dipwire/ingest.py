@@ -322,6 +322,14 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout,
         progress.clear()
         err.write(f"dipwire-ingest: cannot read {args.file}: {error}\n")
         status = EXIT_USAGE
+    except UnicodeDecodeError as error:
+        # The readers reject a line that is not UTF-8 on their own; this is
+        # the net for one that decodes a whole input (a new format).
+        progress.clear()
+        bad = error.object[error.start:error.start + 1].hex()
+        err.write(f"dipwire-ingest: cannot read {args.file}: not UTF-8 "
+                  f"(byte 0x{bad}: {error.reason})\n")
+        status = EXIT_USAGE
     progress.clear()
     _summary(args.file, tally, args.dry_run, out, items)
     if status == EXIT_UNREACHABLE:

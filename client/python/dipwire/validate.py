@@ -2,43 +2,30 @@
 
 The server is the authority: these checks catch what can be told without
 it, so that a file can be fixed before it is sent. They are the contract's
-required fields and formats (DESIGN.md): ``event_id`` (1-128 of
+required fields and formats (DESIGN.md, and the server's
+``common/event_validation.cc``): ``event_id`` (1-128 of
 ``[A-Za-z0-9._:-]``), ``occurred_at``, ``source.outlet``, one kind; a
-meeting's two or more participants with names, its status; a trade figure's
+meeting's two or more participants, each with a name and a country, its
+status; a trade figure's
 countries (different), year 1900-2100, ``value_usd`` > 0, flow and
 reporter; a peace talk's ``process_id`` and status; ``cameo_code`` 2-4
 digits; ``coverage`` counts >= 0, Goldstein scale in -10..10, tone in
--100..100. A country must be three capital letters, and, when Debian's
-iso-codes is installed, one of its ISO 3166-1 alpha-3 codes (or XKX).
+-100..100. A country must be an ISO 3166-1 alpha-3 code as the server
+accepts it (:func:`dipwire.countries.known_countries`).
 Not checked here: ``reported_at`` in the future, size limits, and anything
 that depends on what the server has stored (``event_id`` conflicts).
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import re
-from typing import FrozenSet, List, Optional
+from typing import List
 
 from dipwire.api import events_pb2
+from dipwire.countries import known_countries
 
 _EVENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_COUNTRY = re.compile(r"[A-Z]{3}")
 _CAMEO = re.compile(r"[0-9]{2,4}")
-ISO_CODES_JSON = "/usr/share/iso-codes/json/iso_3166-1.json"
-
-
-@functools.lru_cache(maxsize=1)
-def known_countries() -> Optional[FrozenSet[str]]:
-    """ISO 3166-1 alpha-3 codes from Debian's iso-codes, plus XKX; None
-    when iso-codes is not installed."""
-    try:
-        with open(ISO_CODES_JSON, encoding="utf-8") as stream:
-            entries = json.load(stream)["3166-1"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return frozenset([entry["alpha_3"] for entry in entries] + ["XKX"])
 
 
 def _check_country(path: str, code: str, errors: List[str],
@@ -47,9 +34,7 @@ def _check_country(path: str, code: str, errors: List[str],
         if required:
             errors.append(f"{path}: required")
         return
-    known = known_countries()
-    if not _COUNTRY.fullmatch(code) or (known is not None
-                                        and code not in known):
+    if code not in known_countries():
         errors.append(f'{path}: "{code}" is not an ISO 3166-1 alpha-3 '
                       "country code")
 
@@ -63,8 +48,8 @@ def _check_meeting(meeting: events_pb2.LeaderMeeting,
         path = f"meeting.participants[{index}]"
         if not actor.name.strip():
             errors.append(f"{path}.name: required")
-        _check_country(f"{path}.country", actor.country, errors,
-                       required=False)
+        # Required, as the server's CheckParticipant has it.
+        _check_country(f"{path}.country", actor.country, errors)
     _check_country("meeting.host_country", meeting.host_country, errors,
                    required=False)
     if meeting.status == events_pb2.LeaderMeeting.STATUS_UNSPECIFIED:

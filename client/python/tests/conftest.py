@@ -7,6 +7,8 @@ the repository. Every wait here is bounded.
 
 from __future__ import annotations
 
+import builtins
+import errno
 import os
 import selectors
 import signal
@@ -185,3 +187,23 @@ def run_ingest(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(ingest_command(*args), env=ingest_env(),
                           capture_output=True, text=True,
                           timeout=INGEST_TIMEOUT, check=False)
+
+
+@pytest.fixture
+def no_iso_codes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Runs the test as if Debian's iso-codes were not installed: opening
+    a file under /usr/share/iso-codes fails."""
+    from dipwire import countries
+    real_open = builtins.open
+
+    def open_without_iso_codes(file: object, *args: object,
+                               **kwargs: object) -> object:
+        if str(file).startswith("/usr/share/iso-codes/"):
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT),
+                                    str(file))
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(builtins, "open", open_without_iso_codes)
+    countries.known_countries.cache_clear()
+    yield
+    countries.known_countries.cache_clear()

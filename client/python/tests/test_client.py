@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, List
+from concurrent import futures
+from typing import Callable, Iterator, List
 
 import grpc
 import pytest
 
 from conftest import DEMO, Dipwired
-from dipwire.client import EARLIEST, Alert, Backoff, Client, DipwireError
+from dipwire.api import alerts_pb2, alerts_pb2_grpc
+from dipwire.client import (EARLIEST, Alert, Backoff, Client, DipwireError,
+                            RetryCallback)
 from dipwire.formats import parse_event_json
 
 DEMO_EVENTS = [parse_event_json(line) for line in DEMO.read_text().splitlines()
@@ -69,35 +72,184 @@ def test_subscribe_resumes_across_a_restart(dipwired: Dipwired) -> None:
     assert alerts.last_cursor == history[-1].cursor
 
 
+def retry_after(gate: threading.Event) -> RetryCallback:
+    """An ``on_retry`` that holds each retry until ``gate`` is set (at most
+    30 s, so that a test that never sets it fails rather than hangs)."""
+    def on_retry(attempt: int, delay: float, error: DipwireError) -> None:
+        del attempt, delay, error
+        assert gate.wait(timeout=30), "the test never released the retry"
+    return on_retry
+
+
 def test_latest_stream_without_alerts_resumes_after_its_heartbeat(
         dipwired: Dipwired) -> None:
     # A LATEST stream whose filter has matched nothing yet: its resume
     # point is the head_cursor of the heartbeat it got at once, so an alert
     # published while it was disconnected is not skipped.
+    published = threading.Event()
+    # A channel with an idle connection that nothing polls (the consumer
+    # waits in on_retry) holds dipwired's graceful shutdown to its deadline:
+    # the calls before the restart use a client of their own.
+    with Client(dipwired.address, timeout=10) as setup:
+        setup.publish(DEMO_EVENTS[:1])
+        head = setup.all_alerts()[-1].cursor
     with Client(dipwired.address, timeout=10,
-                backoff=Backoff(initial=1.0, maximum=1.0, jitter=0.0)) as client:
-        client.publish(DEMO_EVENTS[:1])
+                backoff=Backoff(initial=0.05, maximum=0.5)) as client:
         heartbeats: List[object] = []
         alerts = client.subscribe(filter="type = PEACE_TALK_STATUS_CHANGED",
-                                  on_heartbeat=heartbeats.append)
+                                  on_heartbeat=heartbeats.append,
+                                  on_retry=retry_after(published))
         seen: List[Alert] = []
         consumer = threading.Thread(target=lambda: seen.extend(alerts))
         consumer.start()
         try:
             wait_until(lambda: len(heartbeats) >= 1)
-            assert alerts.last_cursor == client.all_alerts()[-1].cursor
+            assert alerts.last_cursor == head
             dipwired.restart()
-            # Published before the stream's retry (1 s after the break).
+            # Published before the stream's retry, which waits for this.
             client.publish(DEMO_EVENTS[1:])
+            published.set()
             expected = client.all_alerts(
                 filter="type = PEACE_TALK_STATUS_CHANGED")
             assert expected
             wait_until(lambda: len(seen) >= len(expected))
         finally:
+            published.set()
             alerts.cancel()
             consumer.join(timeout=10)
     assert alerts.reconnects >= 1
     assert [a.alert_id for a in seen] == [a.alert_id for a in expected]
+
+
+def test_latest_stream_on_an_empty_log_resumes_from_its_start(
+        dipwired: Dipwired) -> None:
+    # On an empty log the heartbeat's head_cursor is empty: the stream
+    # stands at position 0. Subscribing again at LATEST would skip what
+    # was published while it was disconnected; it resumes at EARLIEST.
+    published = threading.Event()
+    with Client(dipwired.address, timeout=10,
+                backoff=Backoff(initial=0.05, maximum=0.5)) as client:
+        heartbeats: List[alerts_pb2.Heartbeat] = []
+        alerts = client.subscribe(on_heartbeat=heartbeats.append,
+                                  on_retry=retry_after(published))
+        seen: List[Alert] = []
+        consumer = threading.Thread(target=lambda: seen.extend(alerts))
+        consumer.start()
+        try:
+            wait_until(lambda: len(heartbeats) >= 1)
+            assert heartbeats[0].head_cursor == ""
+            assert (alerts.last_cursor, alerts.at_origin) == ("", True)
+            dipwired.restart()
+            client.publish(DEMO_EVENTS)
+            published.set()
+            expected = client.all_alerts()
+            assert expected
+            wait_until(lambda: len(seen) >= len(expected), timeout=10)
+        finally:
+            published.set()
+            alerts.cancel()
+            consumer.join(timeout=10)
+    assert alerts.reconnects >= 1
+    assert [a.alert_id for a in seen] == [a.alert_id for a in expected]
+    assert (alerts.last_cursor, alerts.at_origin) == (expected[-1].cursor,
+                                                      False)
+
+
+def test_subscribe_never_gives_up_by_default() -> None:
+    # The client's backoff gives up after 0.05 s; that is publishing's.
+    retries: List[DipwireError] = []
+
+    def on_retry(attempt: int, delay: float, error: DipwireError) -> None:
+        retries.append(error)
+        if attempt == 20:  # 0.2 s and more: well past 0.05 s
+            alerts.cancel()
+
+    with Client("127.0.0.1:1", timeout=2, backoff=Backoff(
+            initial=0.01, maximum=0.01, give_up_after=0.05)) as client:
+        assert client.backoff.give_up_after == 0.05
+        alerts = client.subscribe(on_retry=on_retry)
+        assert alerts.backoff.give_up_after is None
+        assert alerts.backoff.initial == 0.01  # the client's schedule
+        assert list(alerts) == []  # ended by cancel(), not an error
+        assert len(retries) == 20
+        assert {e.code for e in retries} == {grpc.StatusCode.UNAVAILABLE}
+
+        bounded = client.subscribe(give_up_after=0.05)
+        with pytest.raises(DipwireError) as gave_up:
+            next(bounded)
+        assert gave_up.value.code == grpc.StatusCode.UNAVAILABLE
+    assert Client("127.0.0.1:1").backoff.give_up_after == 60.0
+
+
+def test_subscribe_retries_resource_exhausted(dipwired_factory) -> None:
+    # --max-streams 1: a second stream is refused with RESOURCE_EXHAUSTED
+    # ("retry later") until the first one ends.
+    server = dipwired_factory(extra_args=["--max-streams", "1"])
+    refused: List[DipwireError] = []
+    with Client(server.address, timeout=10,
+                backoff=Backoff(initial=0.05, maximum=0.2)) as client:
+        heartbeats: List[object] = []
+        first = client.subscribe(on_heartbeat=heartbeats.append)
+        first_thread = threading.Thread(target=lambda: list(first))
+        first_thread.start()
+        wait_until(lambda: len(heartbeats) >= 1)  # it holds the one slot
+        second = client.subscribe(
+            start=EARLIEST,
+            on_retry=lambda attempt, delay, error: refused.append(error))
+        seen: List[Alert] = []
+        second_thread = threading.Thread(target=lambda: seen.extend(second))
+        second_thread.start()
+        try:
+            wait_until(lambda: len(refused) >= 1)
+            first.cancel()
+            client.publish(DEMO_EVENTS[:1])
+            history = client.all_alerts()
+            wait_until(lambda: len(seen) >= len(history))
+        finally:
+            first.cancel()
+            second.cancel()
+            first_thread.join(timeout=10)
+            second_thread.join(timeout=10)
+    assert refused[0].code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "--max-streams" in refused[0].message
+    assert [a.alert_id for a in seen] == [a.alert_id for a in history]
+
+
+class _RefusingSubscribe(alerts_pb2_grpc.AlertServiceServicer):
+    """A stand-in server whose Subscribe fails with ``codes`` in turn, then
+    sends one alert and ends the stream."""
+
+    def __init__(self, codes: List[grpc.StatusCode]) -> None:
+        self.codes = list(codes)
+        self.requests: List[alerts_pb2.SubscribeRequest] = []
+
+    def Subscribe(self, request: alerts_pb2.SubscribeRequest,
+                  context: grpc.ServicerContext
+                  ) -> Iterator[alerts_pb2.SubscribeResponse]:
+        self.requests.append(request)
+        if self.codes:
+            context.abort(self.codes.pop(0), "the server is shutting down")
+        yield alerts_pb2.SubscribeResponse(
+            alerts=[alerts_pb2.Alert(alert_id="a-1", cursor="c-1")])
+
+
+def test_subscribe_retries_a_cancelled_it_did_not_ask_for() -> None:
+    # A dipwired in graceful shutdown answers a new call with CANCELLED.
+    servicer = _RefusingSubscribe([grpc.StatusCode.CANCELLED,
+                                   grpc.StatusCode.CANCELLED])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    alerts_pb2_grpc.add_AlertServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with Client(f"127.0.0.1:{port}", timeout=10,
+                    backoff=Backoff(initial=0.01, maximum=0.05)) as client:
+            alerts = client.subscribe(start=EARLIEST)
+            assert [a.alert_id for a in alerts] == ["a-1"]
+    finally:
+        server.stop(grace=None)
+    assert alerts.reconnects == 2
+    assert len(servicer.requests) == 3
 
 
 def test_errors_carry_code_and_message(dipwired: Dipwired) -> None:
@@ -143,3 +295,9 @@ def test_backoff_grows_to_its_cap_with_jitter() -> None:
     assert backoff.delay(10, 0.5) == pytest.approx(1.0)
     assert backoff.delay(10, 0.0) == pytest.approx(0.8)
     assert backoff.delay(10, 0.999999) == pytest.approx(1.2)
+
+
+def test_backoff_after_thousands_of_attempts_stays_at_its_cap() -> None:
+    # 2.0 ** 4999 would overflow a float: the exponent is capped.
+    assert Backoff().delay(5000, 0.5) == pytest.approx(10.0)
+    assert Backoff(multiplier=1e10).delay(5000, 0.5) == pytest.approx(10.0)

@@ -89,6 +89,18 @@ def test_export_counts_by_reason_match_the_golden_summary() -> None:
     assert counts.events + sum(counts.dropped.values()) == counts.rows
 
 
+@pytest.mark.usefixtures("no_iso_codes")
+def test_export_yields_the_golden_events_without_iso_codes() -> None:
+    # The fallback list is the server's: the same events and counts.
+    items, counts = gdelt.read_all(str(EXPORT))
+    text = "".join(to_json(item.event) + "\n" for item in items)
+    assert text == GOLDEN_EVENTS.read_text(encoding="utf-8")
+    assert json.dumps(counts.as_dict(), indent=2) + "\n" == (
+        GOLDEN_SUMMARY.read_text(encoding="utf-8"))
+    assert gdelt.iso_country("EUR") is None  # a CAMEO region
+    assert gdelt.iso_country("ZZZ") is None  # three letters, no country
+
+
 # --- Synthetic rows ----------------------------------------------------------
 
 
@@ -279,6 +291,15 @@ def test_event_carries_source_times_and_coverage(tmp_path: Path) -> None:
             coverage.num_articles) == (6, 1, 6)
     assert coverage.goldstein_scale == pytest.approx(1.9)
     assert coverage.avg_tone == pytest.approx(0.33)
+
+
+def test_a_url_whose_host_cannot_be_read_gives_outlet_gdelt(
+        tmp_path: Path) -> None:
+    assert gdelt.outlet_of("http://[bad/x") == "GDELT"  # unclosed IPv6
+    items, _ = read(tmp_path, row(91, "042", USA, CHN, url="http://[bad/x"))
+    event = only_event(items)
+    assert event.source.outlet == "GDELT"
+    assert event.source.url == "http://[bad/x"
 
 
 def test_format_is_chosen_by_the_exports_name() -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import List
+from typing import Iterator, List, Tuple
 
-from conftest import (DEMO, INGEST_TIMEOUT, Dipwired, ingest_command,
+import pytest
+
+from conftest import (DEMO, INGEST_TIMEOUT, REPO, Dipwired, ingest_command,
                       ingest_env, run_ingest)
+from dipwire import countries, csv_events, formats, ingest, validate
 from dipwire.client import Client
+from dipwire.formats import Item
 
 DEMO_EVENTS = sum(1 for line in DEMO.read_text().splitlines()
                   if line.startswith("{"))
@@ -269,3 +275,140 @@ def test_server_killed_mid_ingest_stores_each_event_once(
     assert "0 rejected" in out
     stored = stored_event_ids(dipwired.address)
     assert sorted(stored) == ids  # every event, each exactly once
+
+
+def run_main(*args: str) -> Tuple[int, str, str]:
+    """Runs dipwire-ingest in this process: (exit status, stdout, stderr).
+    An exception that escapes main fails the test."""
+    out, err = io.StringIO(), io.StringIO()
+    status = ingest.main(list(args), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_lines_that_are_not_utf8_are_rejected_and_reading_goes_on(
+        tmp_path: Path) -> None:
+    jsonl = tmp_path / "latin1.jsonl"
+    jsonl.write_bytes(
+        json.dumps(trade_event("ok-1")).encode() + b"\n"
+        + b"# a comment in Latin-1: caf\xe9 (skipped like any comment)\n"
+        + json.dumps(trade_event("caf\u00e9"),
+                     ensure_ascii=False).encode("latin-1") + b"\n"
+        + json.dumps(trade_event("ok-2", year=2022)).encode() + b"\n")
+    status, out, _ = run_main("--dry-run", str(jsonl))
+    assert status == 1, out
+    assert "2 valid, 1 invalid" in out
+    # {"eventId": "caf<0xe9>
+    assert ("line 3: not UTF-8: byte 0xe9 at byte 17 of the line (invalid "
+            "continuation byte)") in out
+
+    csv_path = tmp_path / "latin1.csv"
+    csv_path.write_bytes(
+        TRADE_CSV.encode()
+        + b"t-bad,2024-01-12,Caf\xe9 Press,CHN,RUS,2024,5,TOTAL,x\n"
+        + b'p-x,2024-01-12,R,"two\nlines \xff",CHN,RUS,2024,5,TOTAL,x\n'
+        + b"t-2024,2025-01-12,Reuters,CHN,RUS,2024,5,TOTAL,x\n")
+    status, out, _ = run_main("--dry-run", "--kind", "trade", str(csv_path))
+    assert status == 1, out
+    assert "3 valid, 2 invalid" in out
+    assert "line 5: not UTF-8: byte 0xe9 at byte 21 of the line" in out
+    # A quoted cell spanning lines: the row's line, and the line at fault.
+    assert "line 6: not UTF-8: byte 0xff at byte 7 of the line (invalid " \
+        "start byte) (on line 7)" in out
+
+    export = tmp_path / "20250807220000.export.CSV"
+    export.write_bytes(b"1\tbad \xc3(\n" + b"2\tstill read\n")
+    status, out, _ = run_main("--dry-run", str(export))
+    assert status == 1, out
+    assert "line 1: not UTF-8: byte 0xc3 at byte 7 of the line" in out
+    assert "line 2: GDELT row: 2 tab-separated columns" in out
+    assert "  malformed                   2" in out
+
+
+def test_old_mac_line_ends_are_still_lines(tmp_path: Path) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(TRADE_CSV.replace("\n", "\r").encode())
+    status, out, _ = run_main("--dry-run", "--kind", "trade", str(path))
+    assert status == 0, out
+    assert "2 valid, 0 invalid" in out
+
+
+def test_a_reader_failing_to_decode_is_one_line_naming_the_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def read_whole(path: str, args: object) -> Iterator[Item]:
+        del args
+        Path(path).read_text(encoding="utf-8")  # raises UnicodeDecodeError
+        yield Item(1, error="unreachable")
+
+    monkeypatch.setitem(formats.FORMATS, "whole", formats.Format(
+        name="whole", description="decodes the whole file", read=read_whole))
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"\xff\xfe")
+    status, _, err = run_main("--format", "whole", "--dry-run", str(path))
+    assert status == ingest.EXIT_USAGE
+    assert err.splitlines()[0] == (f"dipwire-ingest: cannot read {path}: not "
+                                   "UTF-8 (byte 0xff: invalid start byte)")
+
+
+def test_csv_reads_a_summary_longer_than_pythons_field_limit(
+        tmp_path: Path) -> None:
+    # Python's csv stops at 131072 characters a cell by default; the server
+    # takes events of 262144 bytes.
+    long_summary = "x" * 200_000
+    path = tmp_path / "long.csv"
+    path.write_text(
+        "event_id,occurred_at,outlet,summary,country_a,country_b,year,"
+        "value_usd,flow,reporter\n"
+        f"t-long,2024-01-12,R,{long_summary},CHN,RUS,2023,5,TOTAL,x\n"
+        "t-2,2024-01-12,R,,CHN,RUS,2022,5,TOTAL,x\n"
+        "t-3,2024-01-12,R,,CHN,USA,2022,5,TOTAL,x\n")
+    status, out, _ = run_main("--dry-run", "--kind", "trade", str(path))
+    assert status == 0, out
+    assert "3 valid, 0 invalid" in out
+
+    # Past the limit the reader cannot go on: it says so.
+    path.write_text(
+        "event_id,occurred_at,outlet,summary,country_a,country_b,year,"
+        "value_usd,flow,reporter\n"
+        "t-2,2024-01-12,R,,CHN,RUS,2022,5,TOTAL,x\n"
+        f"t-huge,2024-01-12,R,{'x' * (csv_events.FIELD_SIZE_LIMIT + 1)},"
+        "CHN,RUS,2023,5,TOTAL,x\n"
+        "t-3,2024-01-12,R,,CHN,USA,2022,5,TOTAL,x\n")
+    status, out, _ = run_main("--dry-run", "--kind", "trade", str(path))
+    assert status == 1, out
+    assert "1 valid, 1 invalid" in out
+    assert ("line 3: malformed CSV: field larger than field limit "
+            f"({csv_events.FIELD_SIZE_LIMIT}); reading stopped here") in out
+
+
+def test_dry_run_requires_a_participants_country(tmp_path: Path) -> None:
+    # The server's CheckParticipant requires name and country.
+    meeting = {"eventId": "m-1", "occurredAt": "2024-04-08T00:00:00Z",
+               "source": {"outlet": "Reuters"},
+               "meeting": {"status": "SCHEDULED", "participants": [
+                   {"name": "Sergei Lavrov", "country": "RUS"},
+                   {"name": "Wang Yi"}]}}
+    path = write_jsonl(tmp_path / "meeting.jsonl", [json.dumps(meeting)])
+    status, out, _ = run_main("--dry-run", str(path))
+    assert status == 1, out
+    assert "0 valid, 1 invalid" in out
+    assert "line 1: meeting.participants[1].country: required" in out
+
+
+def test_country_codes_are_the_servers_with_or_without_iso_codes() -> None:
+    # The fallback is a copy of the server's list (common/countries.cc).
+    source = (REPO / "common" / "countries.cc").read_text()
+    table = source[source.index("kCountryCodes"):]
+    server = set(re.findall(r'"([A-Z]{3})"', table[:table.index("};")]))
+    assert countries.SERVER_COUNTRY_CODES == server
+    if Path(countries.ISO_CODES_JSON).is_file():
+        assert countries.known_countries() == server
+
+
+@pytest.mark.usefixtures("no_iso_codes")
+def test_dry_run_without_iso_codes_judges_countries_as_the_server() -> None:
+    assert countries.known_countries() == countries.SERVER_COUNTRY_CODES
+    event = formats.parse_event_json(json.dumps(trade_event("t", "ZZZ")))
+    assert validate.check_event(event) == [
+        'trade.country_b: "ZZZ" is not an ISO 3166-1 alpha-3 country code']
+    event.trade.country_b = "XKX"  # Kosovo: not ISO, but accepted
+    assert validate.check_event(event) == []
