@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -69,7 +70,7 @@ std::string Quote(absl::string_view value) {
   if (cut) {
     size_t end = kMaxQuotedBytes;
     // Back off over UTF-8 continuation bytes (10xxxxxx).
-    while (end > 0 && (static_cast<unsigned char>(value[end]) & 0xC0) == 0x80) {
+    while (end > 0 && IsUtf8Continuation(value[end])) {
       --end;
     }
     shown = value.substr(0, end);
@@ -205,14 +206,6 @@ absl::Status CheckTimes(const EventContext& ctx, const DiplomaticEvent& event,
                      FormatTimestamp(now), ")");
   }
   return absl::OkStatus();
-}
-
-// The number of characters (UTF-8 code points) in `text`: the bytes that do
-// not continue a sequence, which keeps the count total on invalid UTF-8 too.
-size_t CountCharacters(absl::string_view text) {
-  return static_cast<size_t>(std::count_if(
-      text.begin(), text.end(),
-      [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
 // A text field of at most `max` characters; `flag` is the server flag that

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "common/utf8.h"
 #include "google/protobuf/descriptor.h"
 #include "server/event_facts.h"
 
@@ -137,11 +138,7 @@ std::string Quote(absl::string_view text) {
 // Counting every byte that does not continue a sequence keeps this total on
 // invalid UTF-8 too.
 size_t ColumnOf(absl::string_view text, size_t offset) {
-  size_t column = 1;
-  for (size_t i = 0; i < offset && i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++column;
-  }
-  return column;
+  return 1 + CountCharacters(text.substr(0, offset));
 }
 
 absl::Status ErrorAt(absl::string_view text, size_t offset,
@@ -860,29 +857,6 @@ bool Evaluate(const Node& node, Subject& subject) {
 }
 // NOLINTEND(misc-no-recursion)
 
-// The number of characters in `text`, counting at most up to `limit + 1`.
-size_t CountCharacters(absl::string_view text, size_t limit) {
-  size_t count = 0;
-  for (const char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80 && ++count > limit) {
-      break;
-    }
-  }
-  return count;
-}
-
-// The byte offset of character `index` (0-based) of `text`.
-size_t OffsetOfCharacter(absl::string_view text, size_t index) {
-  size_t count = 0;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (count == index) return i;
-      ++count;
-    }
-  }
-  return text.size();
-}
-
 }  // namespace
 
 Filter::Filter() = default;
@@ -895,7 +869,7 @@ absl::StatusOr<Filter> Filter::Compile(absl::string_view text,
                                        FilterTarget target,
                                        const FilterLimits& limits) {
   const auto max_length = static_cast<size_t>(std::max(limits.max_length, 0));
-  if (CountCharacters(text, max_length) > max_length) {
+  if (CountCharacters(text) > max_length) {
     return ErrorAt(
         text, OffsetOfCharacter(text, max_length),
         absl::StrCat("filter is longer than ", max_length,
