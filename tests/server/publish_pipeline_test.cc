@@ -98,10 +98,7 @@ TEST_F(PublishPipelineTest, BatchesQueuedDuringACommitShareTheNextOne) {
         });
     if (i == 0) {
       // The writer now waits in the first commit; the rest queue behind it.
-      for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
-        absl::SleepFor(absl::Milliseconds(1));
-      }
-      ASSERT_TRUE(failing_->append_waiting());
+      ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
     }
   }
   failing_->ReleaseAppends();
@@ -167,10 +164,7 @@ TEST_F(PublishPipelineTest, EveryBatchOfAFailedGroupGetsTheCommitError) {
   pipeline_->Submit(
       PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED),
       [&](const absl::StatusOr<v1::PublishResponse>&) { first_done.Notify(); });
-  for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_TRUE(failing_->append_waiting());
+  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
   absl::StatusOr<v1::PublishResponse> a;
   absl::StatusOr<v1::PublishResponse> b;
   absl::Notification a_done;
@@ -220,10 +214,7 @@ TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingBytes) {
                       });
   };
   submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
-  for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_TRUE(failing_->append_waiting());
+  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
   submit(1, queued);
   const v1::PublishRequest refused =
       PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED);
@@ -272,10 +263,7 @@ TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
                       });
   };
   submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
-  for (int spin = 0; spin < 10'000 && !failing_->append_waiting(); ++spin) {
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  ASSERT_TRUE(failing_->append_waiting());
+  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
   v1::PublishRequest two = PeaceBatch("a1", v1::PeaceTalkUpdate::STALLED);
   *two.add_events() = PeaceBatch("a2", v1::PeaceTalkUpdate::AGREED).events(0);
   two.mutable_events(1)->mutable_peace_talk()->set_process_id("other");

@@ -46,10 +46,11 @@ class FailingEventStore final : public server::EventStore {
   }
   // Append calls so far (each one transaction).
   int appends() const { return appends_.load(); }
-  // Whether an Append is waiting in HoldAppends.
-  bool append_waiting() ABSL_LOCKS_EXCLUDED(mu_) {
+  // Waits (at most `timeout`) until an Append is held by HoldAppends;
+  // returns whether one is.
+  bool AwaitAppendWaiting(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    return waiting_;
+    return mu_.AwaitWithTimeout(absl::Condition(&waiting_), timeout);
   }
 
   absl::Status Append(absl::Span<const server::StoredEvent> events,
