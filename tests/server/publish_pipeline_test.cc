@@ -1,6 +1,6 @@
 #include "server/publish_pipeline.h"
 
-#include <array>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,19 +63,54 @@ class PublishPipelineTest : public ::testing::Test {
     if (hub_ != nullptr) hub_->Stop();
   }
 
-  absl::StatusOr<v1::PublishResponse> Publish(v1::PublishRequest request) {
-    absl::Notification done;
+  // The outcome of one Submit: `done` is notified once `result` is set.
+  struct Submitted {
     absl::StatusOr<v1::PublishResponse> result;
+    absl::Notification done;
+
+    bool Wait() const {
+      return done.WaitForNotificationWithTimeout(absl::Seconds(30));
+    }
+  };
+
+  // Submits `request` without waiting; the slot lives as long as the test.
+  Submitted& Submit(v1::PublishRequest request) {
+    Submitted& slot = submitted_.emplace_back();
     pipeline_->Submit(std::move(request),
-                      [&](absl::StatusOr<v1::PublishResponse> r) {
-                        result = std::move(r);
-                        done.Notify();
+                      [&slot](absl::StatusOr<v1::PublishResponse> r) {
+                        slot.result = std::move(r);
+                        slot.done.Notify();
                       });
-    EXPECT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-    return result;
+    return slot;
+  }
+
+  absl::StatusOr<v1::PublishResponse> Publish(v1::PublishRequest request) {
+    Submitted& slot = Submit(std::move(request));
+    EXPECT_TRUE(slot.Wait());
+    return slot.result;
+  }
+
+  // Replaces the pipeline with one started with `options`.
+  void RestartPipeline(const PublishPipelineOptions& options) {
+    pipeline_->Stop();
+    auto pipeline =
+        PublishPipeline::Start(failing_.get(), hub_.get(), &clock_, options);
+    ASSERT_THAT(pipeline, IsOk());
+    pipeline_ = *std::move(pipeline);
+  }
+
+  // Holds appends and submits a batch, which the writer takes into a commit
+  // that waits there: what is submitted next queues behind it.
+  void HoldTheWriter() {
+    failing_->HoldAppends();
+    held_ = &Submit(PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
+    ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
   }
 
   FakeClock clock_{absl::FromUnixSeconds(1'718'409'600)};
+  // Before the pipeline: its callbacks write here until it has stopped.
+  std::deque<Submitted> submitted_;
+  Submitted* held_ = nullptr;  // the batch of HoldTheWriter
   std::unique_ptr<SqliteEventStore> store_;
   std::unique_ptr<FailingEventStore> failing_;
   std::unique_ptr<AlertHub> hub_;
@@ -83,31 +118,18 @@ class PublishPipelineTest : public ::testing::Test {
 };
 
 TEST_F(PublishPipelineTest, BatchesQueuedDuringACommitShareTheNextOne) {
-  failing_->HoldAppends();
-  std::vector<absl::StatusOr<v1::PublishResponse>> results(50);
-  std::vector<std::unique_ptr<absl::Notification>> done;
-  for (int i = 0; i < 50; ++i) {
-    done.push_back(std::make_unique<absl::Notification>());
-    pipeline_->Submit(
-        PeaceBatch(absl::StrCat("p", i), i % 2 == 0
-                                             ? v1::PeaceTalkUpdate::PROPOSED
-                                             : v1::PeaceTalkUpdate::STALLED),
-        [&results, &done, i](absl::StatusOr<v1::PublishResponse> r) {
-          results[static_cast<size_t>(i)] = std::move(r);
-          done[static_cast<size_t>(i)]->Notify();
-        });
-    if (i == 0) {
-      // The writer now waits in the first commit; the rest queue behind it.
-      ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
-    }
+  HoldTheWriter();  // p0
+  for (int i = 1; i < 50; ++i) {
+    Submit(PeaceBatch(absl::StrCat("p", i),
+                      i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                 : v1::PeaceTalkUpdate::STALLED));
   }
   failing_->ReleaseAppends();
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(done[static_cast<size_t>(i)]->WaitForNotificationWithTimeout(
-        absl::Seconds(30)));
-    ASSERT_THAT(results[static_cast<size_t>(i)], IsOk());
-    EXPECT_EQ(results[static_cast<size_t>(i)]->results(0).sequence(),
-              static_cast<uint64_t>(i + 1));
+  ASSERT_THAT(submitted_, SizeIs(50));
+  for (size_t i = 0; i < 50; ++i) {
+    ASSERT_TRUE(submitted_[i].Wait());
+    ASSERT_THAT(submitted_[i].result, IsOk());
+    EXPECT_EQ(submitted_[i].result->results(0).sequence(), i + 1);
   }
   // One commit for the first batch, one for the 49 queued behind it.
   EXPECT_EQ(failing_->appends(), 2);
@@ -159,69 +181,36 @@ TEST_F(PublishPipelineTest, EveryBatchOfAFailedGroupGetsTheCommitError) {
   // Batch B conflicts with batch A of the same group; when the group's
   // commit fails, B must not be told ALREADY_EXISTS about an event that
   // was never stored.
-  failing_->HoldAppends();
-  absl::Notification first_done;
-  pipeline_->Submit(
-      PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED),
-      [&](const absl::StatusOr<v1::PublishResponse>&) { first_done.Notify(); });
-  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
-  absl::StatusOr<v1::PublishResponse> a;
-  absl::StatusOr<v1::PublishResponse> b;
-  absl::Notification a_done;
-  absl::Notification b_done;
-  pipeline_->Submit(PeaceBatch("x", v1::PeaceTalkUpdate::PROPOSED),
-                    [&](absl::StatusOr<v1::PublishResponse> r) {
-                      a = std::move(r);
-                      a_done.Notify();
-                    });
-  pipeline_->Submit(PeaceBatch("x", v1::PeaceTalkUpdate::AGREED),
-                    [&](absl::StatusOr<v1::PublishResponse> r) {
-                      b = std::move(r);
-                      b_done.Notify();
-                    });
+  HoldTheWriter();
+  Submitted& a = Submit(PeaceBatch("x", v1::PeaceTalkUpdate::PROPOSED));
+  Submitted& b = Submit(PeaceBatch("x", v1::PeaceTalkUpdate::AGREED));
   // Both commits fail: the one held (p0 alone) and the group of A and B.
   failing_->FailAppends(2, absl::UnavailableError("disk full"));
   failing_->ReleaseAppends();
-  ASSERT_TRUE(first_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(a_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  ASSERT_TRUE(b_done.WaitForNotificationWithTimeout(absl::Seconds(30)));
-  EXPECT_THAT(a, StatusIs(absl::StatusCode::kUnavailable));
-  EXPECT_THAT(b, StatusIs(absl::StatusCode::kUnavailable));
+  ASSERT_TRUE(held_->Wait());
+  ASSERT_TRUE(a.Wait());
+  ASSERT_TRUE(b.Wait());
+  EXPECT_THAT(a.result, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(b.result, StatusIs(absl::StatusCode::kUnavailable));
   EXPECT_EQ(failing_->appends(), 2);
 }
 
 TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingBytes) {
-  pipeline_->Stop();
   const v1::PublishRequest queued =
       PeaceBatch("a", v1::PeaceTalkUpdate::STALLED);
   PublishPipelineOptions options;
   options.max_pending_bytes = queued.ByteSizeLong() + 1;
-  auto pipeline =
-      PublishPipeline::Start(failing_.get(), hub_.get(), &clock_, options);
-  ASSERT_THAT(pipeline, IsOk());
-  pipeline_ = *std::move(pipeline);
+  RestartPipeline(options);
 
-  // The writer takes p0 and waits in its commit; `queued` fills the queue.
-  failing_->HoldAppends();
-  std::array<absl::StatusOr<v1::PublishResponse>, 3> results;
-  std::array<absl::Notification, 3> done;
-  auto submit = [&](size_t slot, v1::PublishRequest request) {
-    pipeline_->Submit(std::move(request),
-                      [result = &results[slot], notification = &done[slot]](
-                          absl::StatusOr<v1::PublishResponse> r) {
-                        *result = std::move(r);
-                        notification->Notify();
-                      });
-  };
-  submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
-  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
-  submit(1, queued);
+  // The writer holds p0 in its commit; `queued` fills the queue.
+  HoldTheWriter();
+  Submitted& first = Submit(queued);
   const v1::PublishRequest refused =
       PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED);
-  submit(2, refused);
-  ASSERT_TRUE(done[2].HasBeenNotified());
+  Submitted& second = Submit(refused);
+  ASSERT_TRUE(second.done.HasBeenNotified());
   EXPECT_THAT(
-      results[2],
+      second.result,
       StatusIs(
           absl::StatusCode::kUnavailable,
           absl::StrCat(
@@ -233,57 +222,42 @@ TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingBytes) {
               "); nothing of this request was stored; "
               "retry after a short backoff")));
   failing_->ReleaseAppends();
-  for (size_t i = 0; i < 2; ++i) {
-    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(30)));
-    EXPECT_THAT(results[i], IsOk()) << i;
-  }
+  ASSERT_TRUE(held_->Wait());
+  EXPECT_THAT(held_->result, IsOk());
+  ASSERT_TRUE(first.Wait());
+  EXPECT_THAT(first.result, IsOk());
   // Drained, the queue takes the refused batch.
   EXPECT_THAT(Publish(refused), IsOk());
 }
 
 TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
-  pipeline_->Stop();
   PublishPipelineOptions options;
   options.max_pending_events = 3;
-  auto pipeline =
-      PublishPipeline::Start(failing_.get(), hub_.get(), &clock_, options);
-  ASSERT_THAT(pipeline, IsOk());
-  pipeline_ = *std::move(pipeline);
+  RestartPipeline(options);
 
-  // The writer takes p0 and waits in its commit; what follows queues.
-  failing_->HoldAppends();
-  std::array<absl::StatusOr<v1::PublishResponse>, 4> results;
-  std::array<absl::Notification, 4> done;
-  auto submit = [&](size_t slot, v1::PublishRequest request) {
-    pipeline_->Submit(std::move(request),
-                      [result = &results[slot], notification = &done[slot]](
-                          absl::StatusOr<v1::PublishResponse> r) {
-                        *result = std::move(r);
-                        notification->Notify();
-                      });
-  };
-  submit(0, PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED));
-  ASSERT_TRUE(failing_->AwaitAppendWaiting(absl::Seconds(30)));
+  // The writer holds p0 in its commit; what follows queues.
+  HoldTheWriter();
   v1::PublishRequest two = PeaceBatch("a1", v1::PeaceTalkUpdate::STALLED);
   *two.add_events() = PeaceBatch("a2", v1::PeaceTalkUpdate::AGREED).events(0);
   two.mutable_events(1)->mutable_peace_talk()->set_process_id("other");
-  submit(1, std::move(two));
-  submit(2, PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED));  // 3 queued: full
-  // One event more is refused at once, before Submit returns.
-  submit(3, PeaceBatch("c", v1::PeaceTalkUpdate::COLLAPSED));
-  ASSERT_TRUE(done[3].HasBeenNotified());
-  EXPECT_THAT(results[3],
+  Submitted& a = Submit(std::move(two));
+  Submitted& b = Submit(PeaceBatch("b", v1::PeaceTalkUpdate::REJECTED));
+  // 3 queued: full. One event more is refused at once, before Submit
+  // returns.
+  Submitted& c = Submit(PeaceBatch("c", v1::PeaceTalkUpdate::COLLAPSED));
+  ASSERT_TRUE(c.done.HasBeenNotified());
+  EXPECT_THAT(c.result,
               StatusIs(absl::StatusCode::kUnavailable,
                        "publish queue full: 3 events wait to be committed and "
                        "this request adds 1; at most 3 may wait "
                        "(--max-pending-events=3); nothing of this request was "
                        "stored; retry after a short backoff"));
-  EXPECT_FALSE(done[1].HasBeenNotified());
+  EXPECT_FALSE(a.done.HasBeenNotified());
 
   failing_->ReleaseAppends();
-  for (size_t i = 0; i < 3; ++i) {
-    ASSERT_TRUE(done[i].WaitForNotificationWithTimeout(absl::Seconds(30)));
-    EXPECT_THAT(results[i], IsOk()) << i;
+  for (Submitted* queued : {held_, &a, &b}) {
+    ASSERT_TRUE(queued->Wait());
+    EXPECT_THAT(queued->result, IsOk());
   }
   // Drained, the queue takes the refused batch, and also one larger than
   // the limit when it is empty (a batch is never refused for its own size).
