@@ -20,6 +20,8 @@ build_packages=(
 )
 test_packages=(
   libgtest-dev libgmock-dev googletest
+  # Micro-benchmarks (tests/bench/micro_bench.cc).
+  libbenchmark-dev
   # The sanitizer build uses clang; libclang-rt-14-dev is only a recommended
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
