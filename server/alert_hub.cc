@@ -1,12 +1,17 @@
 #include "server/alert_hub.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cursor.h"
 
@@ -21,6 +26,40 @@ google::protobuf::Timestamp ToProtoTime(absl::Time t) {
       absl::ToUnixNanos(t));
 }
 
+// A serialized SubscribeResponse is the concatenation of its fields, and
+// `alerts` is field 1: so a response is built by appending each alert's
+// serialization behind a tag and a length. An alert is serialized once
+// (StoredAlert::payload) however many subscribers receive it; each delivery
+// is then a copy of bytes.
+static_assert(v1::SubscribeResponse::kAlertsFieldNumber == 1);
+constexpr uint8_t kAlertsTag = (1 << 3) | 2;  // field 1, length-delimited
+
+// The payload, or the alert serialized here when it came without one.
+absl::string_view PayloadOf(const StoredAlert& alert, std::string* scratch) {
+  if (!alert.payload.empty()) return alert.payload;
+  scratch->clear();
+  alert.alert.SerializeToString(scratch);
+  return *scratch;
+}
+
+// The bytes `payload` takes in a response: tag, length and the payload.
+size_t FieldSize(absl::string_view payload) {
+  return 1 +
+         google::protobuf::io::CodedOutputStream::VarintSize32(
+             static_cast<uint32_t>(payload.size())) +
+         payload.size();
+}
+
+void AppendAlertField(absl::string_view payload, std::string* wire) {
+  std::array<uint8_t, 1 + 5> head{kAlertsTag};  // tag, varint length
+  const uint8_t* end =
+      google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+          static_cast<uint32_t>(payload.size()), &head[1]);
+  wire->append(reinterpret_cast<const char*>(head.data()),
+               static_cast<size_t>(end - head.data()));
+  wire->append(payload.data(), payload.size());
+}
+
 }  // namespace
 
 // One attached stream. Fields marked "owner" are touched only by the thread
@@ -33,9 +72,11 @@ struct AlertHub::Sub {
   StartSpec start;
   absl::Duration heartbeat;
 
-  bool started = false;            // owner
-  uint64_t after = 0;              // owner: position of the last alert examined
-  v1::SubscribeResponse response;  // owner; alive while kWriting
+  bool started = false;  // owner
+  uint64_t after = 0;    // owner: position of the last alert examined
+  // owner: the response being collected, serialized, and its alerts.
+  std::string response;
+  size_t response_alerts = 0;
 
   uint64_t latest = 0;  // const: the head when the stream attached
 
@@ -342,7 +383,8 @@ void AlertHub::Serve(Sub* sub, bool catch_up) {
   // the tail yields at once and is requeued for the catch-up pool.
   absl::Status status = catch_up ? ResolveStart(sub) : absl::OkStatus();
   bool yielded = false;
-  sub->response.Clear();
+  sub->response.clear();
+  sub->response_alerts = 0;
   if (status.ok()) {
     status = Collect(sub, catch_up ? options_.max_store_pages_per_turn : 0,
                      &yielded);
@@ -351,7 +393,7 @@ void AlertHub::Serve(Sub* sub, bool catch_up) {
   Stream* const stream = sub->stream;
   switch (NextStep(sub, yielded, &status)) {
     case Step::kWrite:
-      stream->Send(&sub->response);
+      stream->Send(std::move(sub->response));
       break;
     case Step::kEnd:
       if (status.code() == absl::StatusCode::kInternal) {
@@ -418,7 +460,7 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
     return Step::kEnd;
   }
   const absl::Time now = clock_->Now();
-  if (sub->response.alerts_size() == 0) {
+  if (sub->response_alerts == 0) {
     // A stream scanning a long stretch that its filter rejects still gets
     // its heartbeats: the client must not take it for a dead connection.
     const bool heartbeat_due = now - sub->last_write >= sub->heartbeat;
@@ -433,29 +475,31 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
     }
     // The stream has been served every alert up to sub->after (its head;
     // the log's once it has caught up): a client may resume after it.
-    v1::Heartbeat* heartbeat = sub->response.mutable_heartbeat();
+    v1::SubscribeResponse response;
+    v1::Heartbeat* heartbeat = response.mutable_heartbeat();
     *heartbeat->mutable_server_time() = ToProtoTime(now);
     if (sub->started && sub->after > 0) {
       heartbeat->set_head_cursor(EncodeCursor(sub->after));
     }
+    response.SerializeToString(&sub->response);
   }
   sub->state = State::kWriting;
   sub->last_write = now;
   return Step::kWrite;
 }
 
-bool AlertHub::Offer(Sub* sub, const StoredAlert& alert, size_t* bytes) const {
+bool AlertHub::Offer(Sub* sub, const StoredAlert& alert) const {
   if (sub->filter.Matches(alert.alert)) {
-    v1::SubscribeResponse& response = sub->response;
-    const size_t size = alert.alert.ByteSizeLong();
-    if (response.alerts_size() > 0 &&
-        (*bytes + size > options_.max_response_bytes ||
-         static_cast<size_t>(response.alerts_size()) >=
-             options_.max_response_alerts)) {
+    std::string scratch;
+    const absl::string_view payload = PayloadOf(alert, &scratch);
+    if (sub->response_alerts > 0 &&
+        (sub->response.size() + FieldSize(payload) >
+             options_.max_response_bytes ||
+         sub->response_alerts >= options_.max_response_alerts)) {
       return false;  // full; this alert starts the next response
     }
-    *response.add_alerts() = alert.alert;
-    *bytes += size;
+    AppendAlertField(payload, &sub->response);
+    ++sub->response_alerts;
   }
   sub->after = alert.position;
   return true;
@@ -475,16 +519,15 @@ bool AlertHub::CopyTail(const Sub& sub,
 }
 
 absl::Status AlertHub::Collect(Sub* sub, int store_pages, bool* yielded) {
-  size_t bytes = 0;
   std::vector<std::shared_ptr<const StoredAlert>> chunk;
   std::vector<StoredAlert> page;
   while (true) {
     bool caught_up = false;
     chunk.clear();
     if (CopyTail(*sub, &chunk, &caught_up)) {
-      const bool full = std::any_of(
-          chunk.begin(), chunk.end(),
-          [&](const auto& alert) { return !Offer(sub, *alert, &bytes); });
+      const bool full =
+          std::any_of(chunk.begin(), chunk.end(),
+                      [&](const auto& alert) { return !Offer(sub, *alert); });
       if (full) return absl::OkStatus();
       continue;
     }
@@ -498,13 +541,14 @@ absl::Status AlertHub::Collect(Sub* sub, int store_pages, bool* yielded) {
     DIPWIRE_RETURN_IF_ERROR(
         // No more than the response can still take (at least one alert
         // comes): what does not fit would be read again next turn.
-        store_->ReadAlerts(sub->after, options_.store_page_alerts,
-                           options_.max_response_bytes -
-                               std::min(bytes, options_.max_response_bytes),
-                           &page));
+        store_->ReadAlerts(
+            sub->after, options_.store_page_alerts,
+            options_.max_response_bytes -
+                std::min(sub->response.size(), options_.max_response_bytes),
+            &page));
     const bool full = std::any_of(
         page.begin(), page.end(),
-        [&](const StoredAlert& alert) { return !Offer(sub, alert, &bytes); });
+        [&](const StoredAlert& alert) { return !Offer(sub, alert); });
     if (full || page.empty()) return absl::OkStatus();
   }
 }

@@ -95,10 +95,10 @@ class AlertHub {
   class Stream {
    public:
     virtual ~Stream() = default;
-    // Starts writing `response`, which the hub keeps alive and unchanged
-    // until the stream reports AlertHub::WriteDone. Called on a worker; at
-    // most one write is in flight per stream.
-    virtual void Send(const v1::SubscribeResponse* response) = 0;
+    // Starts writing `response`, a serialized v1::SubscribeResponse, and
+    // reports AlertHub::WriteDone when done. Called on a worker; at most
+    // one write is in flight per stream.
+    virtual void Send(std::string response) = 0;
     // Ends the call with `status`. Called once, on a worker, after which the
     // hub touches the stream again only to forget it in Detach.
     virtual void End(const absl::Status& status) = 0;
@@ -215,7 +215,7 @@ class AlertHub {
                 bool* caught_up) const ABSL_LOCKS_EXCLUDED(mu_);
   // Adds `alert` to the response when it matches and there is room; false
   // when the response is full. Advances sub->after past what it consumed.
-  bool Offer(Sub* sub, const StoredAlert& alert, size_t* bytes) const;
+  bool Offer(Sub* sub, const StoredAlert& alert) const;
 
   // Const after construction.
   EventStore* const store_;

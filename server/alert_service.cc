@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,9 @@
 #include "common/grpc_status.h"
 #include "common/logging.h"
 #include "google/protobuf/util/time_util.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "server/cursor.h"
 #include "server/filter.h"
 #include "server/history.h"
@@ -149,13 +153,27 @@ absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
   return spec;
 }
 
+// The same, from the raw request bytes of the raw Subscribe method.
+absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
+    const grpc::ByteBuffer& bytes, const FilterLimits& filter_limits) {
+  v1::SubscribeRequest request;
+  grpc::ByteBuffer buffer(bytes);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<v1::SubscribeRequest>::Deserialize(&buffer,
+                                                                    &request)
+           .ok()) {
+    return absl::InvalidArgumentError(
+        "the request is not a serialized dipwire.v1.SubscribeRequest");
+  }
+  return ParseSubscribeRequest(request, filter_limits);
+}
+
 // One Subscribe call: the gRPC side of an AlertHub stream. The hub decides
 // what to write and when; this class only moves bytes and reports back.
 class SubscribeReactor final
-    : public grpc::ServerWriteReactor<v1::SubscribeResponse>,
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       public AlertHub::Stream {
  public:
-  SubscribeReactor(AlertHub* hub, const v1::SubscribeRequest& request,
+  SubscribeReactor(AlertHub* hub, const grpc::ByteBuffer& request,
                    const FilterLimits& filter_limits)
       : hub_(hub) {
     // Send headers at once so the client sees the stream open even when no
@@ -177,8 +195,14 @@ class SubscribeReactor final
   }
 
   // AlertHub::Stream. Both are called on hub workers.
-  void Send(const v1::SubscribeResponse* response) override {
-    StartWrite(response);
+  void Send(std::string response) override {
+    // The slice owns the bytes (no copy) and frees them when gRPC is done.
+    auto* bytes = new std::string(std::move(response));
+    grpc::Slice slice(
+        bytes->data(), bytes->size(),
+        [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
+    write_ = grpc::ByteBuffer(&slice, 1);
+    StartWrite(&write_);
   }
   void End(const absl::Status& status) override {
     Finish(ToGrpcStatus(status));
@@ -201,6 +225,8 @@ class SubscribeReactor final
   // backlog until then), so reactions always see them set.
   AlertHub::StreamId id_ = 0;
   bool attached_ = false;
+  // The write in flight (at most one).
+  grpc::ByteBuffer write_;
 };
 
 // One PublishStream call. Requests are validated and submitted to the
@@ -407,9 +433,8 @@ AlertServiceImpl::PublishStream(grpc::CallbackServerContext* /*context*/) {
   return new PublishStreamReactor(pipeline_, clock_, limits_.events);
 }
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>* AlertServiceImpl::Subscribe(
-    grpc::CallbackServerContext* /*context*/,
-    const v1::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertServiceImpl::Subscribe(
+    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
   return new SubscribeReactor(hub_, *request, limits_.filter);
 }
 

@@ -23,7 +23,13 @@ namespace dipwire::server {
 // Does not take ownership of its pointer arguments, which must outlive it
 // (and the grpc::Server it is registered with); copies `limits`. Safe for
 // concurrent use.
-class AlertServiceImpl final : public v1::AlertService::CallbackService {
+//
+// Subscribe is registered raw (its responses are bytes): the hub builds each
+// response from alerts serialized once for all subscribers (AlertHub,
+// StoredAlert::payload), so gRPC must not serialize it again.
+class AlertServiceImpl final
+    : public v1::AlertService::WithRawCallbackMethod_Subscribe<
+          v1::AlertService::CallbackService> {
  public:
   // `sinks` may be null: the server then has no webhook sink (ListSinks is
   // empty, the dead-letter calls are NOT_FOUND).
@@ -36,9 +42,10 @@ class AlertServiceImpl final : public v1::AlertService::CallbackService {
                                     v1::PublishResponse* response) override;
   grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>*
   PublishStream(grpc::CallbackServerContext* context) override;
-  grpc::ServerWriteReactor<v1::SubscribeResponse>* Subscribe(
+  // A v1::SubscribeRequest in, serialized v1::SubscribeResponses out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context,
-      const v1::SubscribeRequest* request) override;
+      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* Acknowledge(
       grpc::CallbackServerContext* context,
       const v1::AcknowledgeRequest* request,

@@ -39,6 +39,12 @@ struct StoredAlert {
   uint64_t position = 0;
   // Complete, cursor included.
   v1::Alert alert;
+  // The alert's deterministic serialization, when whoever made this
+  // StoredAlert had it at hand (the publish pipeline encodes each new alert
+  // once; the store reads it from disk); empty otherwise. Subscribers'
+  // responses and the store's rows are built from it, so that an alert is
+  // serialized once, not once per subscriber.
+  std::string payload;
 };
 
 // What idempotency needs to know about an event id already in the log.

@@ -11,9 +11,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
+#include "common/proto_bytes.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cursor.h"
 
@@ -27,13 +26,7 @@ constexpr size_t kReplayPage = 1024;
 // idempotency compares (DESIGN.md: "compared as submitted, before any default
 // is applied, so a retry is always a duplicate").
 std::string ContentHash(const v1::DiplomaticEvent& event) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&coded);
-  }
+  const std::string bytes = SerializeDeterministically(event);
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(),
@@ -237,6 +230,8 @@ v1::PublishResponse PublishPipeline::ApplyBatch(
       alert.set_cursor(EncodeCursor(entry->position));
       stored.alert_ids.push_back(alert.alert_id());
       entry->alert = std::move(alert);
+      // Serialized once here; the store and every subscriber use the bytes.
+      entry->payload = SerializeDeterministically(entry->alert);
       writes->alerts.push_back(std::move(entry));
     }
     result->set_outcome(v1::PublishResult::ACCEPTED);

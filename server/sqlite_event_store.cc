@@ -26,9 +26,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/proto_bytes.h"
 #include "common/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message_lite.h"
 
 namespace dipwire::server {
@@ -374,24 +373,6 @@ absl::StatusOr<std::unique_ptr<ScopedFd>> LockDataDir(const std::string& dir) {
   return lock;
 }
 
-// Deterministic, so that equal messages are stored as equal bytes.
-absl::StatusOr<std::string> SerializeDeterministically(
-    const google::protobuf::MessageLite& message) {
-  std::string out;
-  bool ok = false;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    ok = message.SerializeToCodedStream(&coded);
-  }
-  if (!ok) {
-    return absl::InternalError(
-        absl::StrCat("cannot serialize ", message.GetTypeName()));
-  }
-  return out;
-}
-
 std::string EncodeIds(const std::vector<std::string>& ids) {
   std::string out;
   for (const std::string& id : ids) {
@@ -475,8 +456,7 @@ absl::StatusOr<std::vector<EventRow>> ToEventRows(
         ToStoredNanos(event.committed_at,
                       absl::StrCat("event ", row.event_id, ": committed_at")));
     row.alert_ids = EncodeIds(event.alert_ids);
-    DIPWIRE_ASSIGN_OR_RETURN(row.payload,
-                             SerializeDeterministically(event.event));
+    row.payload = SerializeDeterministically(event.event);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -499,8 +479,9 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
         row.created_at_ns,
         ToStoredNanos(FromTimestamp(alert.alert.created_at()),
                       absl::StrCat("alert ", row.alert_id, ": created_at")));
-    DIPWIRE_ASSIGN_OR_RETURN(row.payload,
-                             SerializeDeterministically(alert.alert));
+    row.payload = alert.payload.empty()
+                      ? SerializeDeterministically(alert.alert)
+                      : alert.payload;
     rows.push_back(std::move(row));
   }
   return rows;
@@ -1021,6 +1002,7 @@ absl::Status SqliteEventStore::Impl::ReadAlerts(uint64_t after,
       return absl::InternalError(
           absl::StrCat("alert at position ", alert.position, " is corrupt"));
     }
+    alert.payload = std::string(payload);
     bytes += payload.size();
     first = false;
     alerts.push_back(std::move(alert));
@@ -1155,8 +1137,7 @@ absl::Status SqliteEventStore::Impl::PutDeadLetter(
     const DeadLetterRecord& record) {
   DIPWIRE_ASSIGN_OR_RETURN(const int64_t failed_at_ns,
                            ToStoredNanos(record.failed_at, "failed_at"));
-  DIPWIRE_ASSIGN_OR_RETURN(const std::string payload,
-                           SerializeDeterministically(record.alert));
+  const std::string payload = SerializeDeterministically(record.alert);
   absl::MutexLock lock(&write_mu_);
   DIPWIRE_ASSIGN_OR_RETURN(
       ScopedStatement stmt,

@@ -37,15 +37,16 @@ class RecordingStream final : public AlertHub::Stream {
     id_ = id;
   }
 
-  void Send(const v1::SubscribeResponse* response) override
-      ABSL_LOCKS_EXCLUDED(mu_) {
+  void Send(std::string bytes) override ABSL_LOCKS_EXCLUDED(mu_) {
+    v1::SubscribeResponse response;
+    EXPECT_TRUE(response.ParseFromString(bytes));
     AlertHub* hub = nullptr;
     AlertHub::StreamId id = 0;
     {
       absl::MutexLock lock(&mu_);
       // A worker may send before the test has passed the stream its id.
       mu_.Await(absl::Condition(this, &RecordingStream::attached));
-      for (const v1::Alert& alert : response->alerts()) {
+      for (const v1::Alert& alert : response.alerts()) {
         ids_.push_back(alert.alert_id());
       }
       hub = hub_;

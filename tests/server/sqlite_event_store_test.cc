@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/proto_bytes.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -413,6 +414,8 @@ TEST_F(SqliteEventStoreTest, ReadAlertsAfterPositionPages) {
       pages_seen.push_back(alert.position);
       EXPECT_EQ(alert.alert.alert_id(),
                 absl::StrCat("alert-", alert.position, "-0"));
+      // Subscribers' responses are built from these bytes.
+      EXPECT_EQ(alert.payload, SerializeDeterministically(alert.alert));
     }
     after = page.back().position;
     ASSERT_LE(pages, 5);

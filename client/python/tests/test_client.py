@@ -281,6 +281,19 @@ def test_errors_carry_code_and_message(dipwired: Dipwired) -> None:
         assert stream_error.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_subscribe_request_that_does_not_parse_is_invalid_argument(
+        dipwired: Dipwired) -> None:
+    # The server reads Subscribe's request bytes itself (its responses are
+    # built from pre-serialized alerts), so it parses them itself too.
+    with grpc.insecure_channel(dipwired.address) as channel:
+        subscribe = channel.unary_stream(
+            "/dipwire.v1.AlertService/Subscribe")
+        with pytest.raises(grpc.RpcError) as error:
+            next(subscribe(b"\xff\xff\xff", timeout=10))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "SubscribeRequest" in error.value.details()
+
+
 def test_unreachable_server_is_unavailable() -> None:
     with Client("127.0.0.1:1", timeout=2) as client:
         with pytest.raises(DipwireError) as unreachable:
