@@ -32,8 +32,9 @@ test_packages=(
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
   sqlite3 python3-pytest
-  # deploy/tests: YAML of compose and Kubernetes; systemd-analyze.
-  python3-yaml systemd
+  # deploy/tests: YAML of compose and Kubernetes, systemd-analyze, and
+  # docker-compose for its schema check (`config`; it needs no engine).
+  python3-yaml systemd docker-compose
 )
 # The packages owning the shared libraries dipwired and dipwire link (their
 # DT_NEEDED entries; apt brings what those need in turn), plus the CA

@@ -1,7 +1,7 @@
 """Checks deploy/ without a Docker engine or a cluster (README.md, "Deploying").
 
 What can be checked here is checked: every YAML file parses and holds the
-expected objects; the Dockerfile builds exactly as deploy/run.sh does and
+expected objects, and compose's passes `docker-compose config`; the Dockerfile builds exactly as deploy/run.sh does and
 installs packages only through deploy/install-deps.sh; the runtime package
 list is what the built binaries link; the Kubernetes objects fit together
 (probes on the gRPC health service, the store on a claim, the config and
@@ -334,6 +334,16 @@ def test_compose_keeps_the_store_on_a_volume_and_ingests_when_healthy():
     demo = ingest["command"][-1]
     assert demo.startswith("/usr/local/share/dipwire/demo/")
     assert (DEPLOY / "demo" / os.path.basename(demo)).is_file()
+
+
+def test_compose_file_passes_docker_compose_config():
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.skip("docker-compose is not installed: compose schema not checked")
+    result = subprocess.run(
+        [compose, "-p", "dipwire", "-f", str(DEPLOY / "compose.yaml"),
+         "config", "--quiet"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # --- Kubernetes ------------------------------------------------------------
