@@ -1,8 +1,10 @@
-"""Checks deploy/ without a Docker engine or a cluster (README.md, "Deploying").
+"""Checks deploy/ without a Docker engine or a cluster (README.md,
+"Deploying").
 
 What can be checked here is checked: every YAML file parses and holds the
-expected objects, and compose's passes `docker-compose config`; the Dockerfile builds exactly as deploy/run.sh does and
-installs packages only through deploy/install-deps.sh; the runtime package
+expected objects, and compose's passes `docker-compose config`; the
+Dockerfile builds exactly as deploy/run.sh does and installs packages only
+through deploy/install-deps.sh; the runtime package
 list is what the built binaries link; the Kubernetes objects fit together
 (probes on the gRPC health service, the store on a claim, the config and
 tokens where the config says); the Secret holds only token hashes; the
@@ -102,7 +104,8 @@ def dockerfile_stages():
         instruction, args = instruction.upper(), args.strip()
         if instruction == "FROM":
             words = args.split()
-            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            named = len(words) == 3 and words[1].upper() == "AS"
+            name = words[2] if named else None
             stages.append({"base": words[0], "name": name, "instructions": []})
         stages[-1]["instructions"].append((instruction, args))
     return stages
@@ -140,7 +143,7 @@ def runtime_packages():
 
 
 def load_yaml(path):
-    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+    return [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
 
 
 def k8s_objects():
@@ -181,7 +184,7 @@ def test_every_yaml_file_parses_and_holds_the_expected_objects():
 def test_kustomize_renders_the_four_objects():
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.skip("kubectl is not installed: kustomize rendering not checked")
+        pytest.skip("kubectl is not installed: kustomize output not checked")
     out = subprocess.run([kubectl, "kustomize", str(K8S)], check=True,
                          capture_output=True, text=True, timeout=60).stdout
     kinds = sorted(doc["kind"] for doc in yaml.safe_load_all(out) if doc)
@@ -292,9 +295,10 @@ def dependency_closure(packages):
 
 
 def test_runtime_packages_are_those_of_the_linked_libraries():
-    binaries = [os.environ.get("DIPWIRE_DIPWIRED"), os.environ.get("DIPWIRE_CLI")]
+    binaries = [os.environ.get(v) for v in ("DIPWIRE_DIPWIRED", "DIPWIRE_CLI")]
     if not all(binaries):
-        pytest.skip("DIPWIRE_DIPWIRED and DIPWIRE_CLI are not set (run by CTest)")
+        pytest.skip("DIPWIRE_DIPWIRED or DIPWIRE_CLI is not set "
+                    "(CTest sets them)")
     needed = {}
     for binary in binaries:
         needed.update(needed_libraries(binary))
@@ -339,7 +343,7 @@ def test_compose_keeps_the_store_on_a_volume_and_ingests_when_healthy():
 def test_compose_file_passes_docker_compose_config():
     compose = shutil.which("docker-compose")
     if compose is None:
-        pytest.skip("docker-compose is not installed: compose schema not checked")
+        pytest.skip("docker-compose is not installed: schema not checked")
     result = subprocess.run(
         [compose, "-p", "dipwire", "-f", str(DEPLOY / "compose.yaml"),
          "config", "--quiet"], capture_output=True, text=True, timeout=60)
@@ -387,10 +391,12 @@ def test_statefulset_keeps_the_store_on_a_claim_and_requests_resources():
 
     config_path = container["args"][container["args"].index("--config") + 1]
     volume, key = source(config_path)
-    assert volume["configMap"]["name"] == objects["ConfigMap"]["metadata"]["name"]
+    assert volume["configMap"]["name"] == (
+        objects["ConfigMap"]["metadata"]["name"])
     assert key in objects["ConfigMap"]["data"]
     volume, key = source(config["auth"]["tokensFile"])
-    assert volume["secret"]["secretName"] == objects["Secret"]["metadata"]["name"]
+    assert volume["secret"]["secretName"] == (
+        objects["Secret"]["metadata"]["name"])
     assert key in secret_files(objects["Secret"])
 
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -416,7 +422,7 @@ def test_secret_and_example_tokens_hold_only_hashes():
 def test_shipped_configs_pass_check_config(tmp_path):
     dipwired = os.environ.get("DIPWIRE_DIPWIRED")
     if not dipwired:
-        pytest.skip("DIPWIRE_DIPWIRED is not set (run by CTest)")
+        pytest.skip("DIPWIRE_DIPWIRED is not set (CTest sets it)")
     help_text = subprocess.run([dipwired, "--help"], capture_output=True,
                                text=True, timeout=30)
     if "--check-config" not in help_text.stdout + help_text.stderr:
@@ -438,11 +444,13 @@ def test_shipped_configs_pass_check_config(tmp_path):
         tokens_file.write_text(tokens_text)
         config["auth"]["tokensFile"] = str(tokens_file)
         config["dataDir"] = str(tmp_path / f"data{i}")
+        os.mkdir(config["dataDir"])
         config_file = tmp_path / f"dipwired{i}.json"
         config_file.write_text(json.dumps(config))
         result = subprocess.run([dipwired, "--check-config", str(config_file)],
                                 capture_output=True, text=True, timeout=30)
-        assert result.returncode == 0, f"{where}: {result.stdout}{result.stderr}"
+        assert result.returncode == 0, (
+            f"{where}: {result.stdout}{result.stderr}")
 
 
 # --- systemd ---------------------------------------------------------------
@@ -468,14 +476,14 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path):
         pytest.skip("systemd-analyze is missing: the unit is not verified")
     dipwired = os.environ.get("DIPWIRE_DIPWIRED")
     if not dipwired:
-        pytest.skip("DIPWIRE_DIPWIRED is not set (run by CTest)")
+        pytest.skip("DIPWIRE_DIPWIRED is not set (CTest sets it)")
     # verify insists that ExecStart's binary exists: point it at this build's.
     text = UNIT.read_text()
     assert "/usr/local/bin/dipwired " in text
     unit = tmp_path / UNIT.name
     unit.write_text(text.replace("/usr/local/bin/dipwired ", dipwired + " "))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([analyze, "verify", str(unit)],
+                            capture_output=True, text=True, timeout=60)
     # An unknown key or a bad value is only a warning: any output fails.
     assert result.returncode == 0 and not result.stdout + result.stderr, (
         result.stdout + result.stderr)
