@@ -310,8 +310,8 @@ def test_runtime_packages_are_those_of_the_linked_libraries():
     listed = runtime_packages()
     # gcc links --as-needed on Debian, clang does not: what clang's binaries
     # name beyond gcc's comes with the listed packages' dependencies.
-    missing = {p: sorted(n) for p, n in linked.items()
-               if p not in dependency_closure(listed)}
+    installed = dependency_closure(listed)
+    missing = {p: sorted(n) for p, n in linked.items() if p not in installed}
     assert not missing, (
         f"add to runtime_packages in deploy/install-deps.sh: {missing}")
     unused = [p for p in listed if p.startswith("lib") and p not in linked]
