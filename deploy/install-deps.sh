@@ -3,10 +3,18 @@
 # are missing. Safe to run any number of times; installs nothing when all
 # are present.
 #
-#   deploy/install-deps.sh build   # to build and run dipwired and dipwire
-#   deploy/install-deps.sh test    # plus what the test suite needs
+#   deploy/install-deps.sh build    # to build and run dipwired and dipwire
+#   deploy/install-deps.sh test     # plus what the test suite needs
+#   deploy/install-deps.sh runtime  # only what the built binaries need to run
+#                                   # (deploy/Dockerfile's final stage)
+#   deploy/install-deps.sh --list MODE   # print MODE's packages, install nothing
 set -euo pipefail
 
+list_only=false
+if [[ "${1:-}" == "--list" ]]; then
+  list_only=true
+  shift
+fi
 mode="${1:-build}"
 
 build_packages=(
@@ -26,13 +34,32 @@ test_packages=(
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
   sqlite3 python3-pytest
+  # deploy/tests: YAML of compose and Kubernetes, systemd-analyze, and
+  # docker-compose for its schema check (`config`; it needs no engine).
+  python3-yaml systemd docker-compose
+)
+# The packages owning the shared libraries dipwired and dipwire link (their
+# DT_NEEDED entries; apt brings what those need in turn), plus the CA
+# certificates that https webhooks verify against.
+# deploy/tests/test_deploy.py checks this list against the built binaries.
+runtime_packages=(
+  libc6 libgcc-s1 libstdc++6
+  libabsl20220623 libgrpc++1.51 libgrpc29 libprotobuf32
+  libsqlite3-0 libssl3 libcurl4
+  ca-certificates
 )
 
 case "$mode" in
   build) wanted=("${build_packages[@]}") ;;
   test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  runtime) wanted=("${runtime_packages[@]}") ;;
+  *) echo "usage: $0 [--list] build|test|runtime" >&2; exit 2 ;;
 esac
+
+if $list_only; then
+  printf '%s\n' "${wanted[@]}"
+  exit 0
+fi
 
 missing=()
 for pkg in "${wanted[@]}"; do
