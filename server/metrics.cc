@@ -329,7 +329,6 @@ MetricsHttpServer::MetricsHttpServer(int listen_fd, int wake_read_fd,
 
 MetricsHttpServer::~MetricsHttpServer() {
   Stop();
-  close(listen_fd_);
   close(wake_read_fd_);
   close(wake_write_fd_);
 }
@@ -342,6 +341,8 @@ void MetricsHttpServer::Stop() {
     DIPWIRE_LOG(kError) << "metrics: cannot wake the HTTP thread";
   }
   if (thread_.joinable()) thread_.join();
+  // From here on, connections are refused.
+  close(listen_fd_);
 }
 
 void MetricsHttpServer::Loop() {

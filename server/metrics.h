@@ -178,8 +178,8 @@ class MetricsHttpServer {
   // "host:port" as bound.
   const std::string& address() const { return address_; }
 
-  // Closes the socket and joins the thread (within 5 s, the bound of one
-  // connection). Idempotent.
+  // Joins the thread (within 5 s, the bound of one connection) and closes
+  // the socket: later connections are refused. Idempotent.
   void Stop();
 
  private:
