@@ -69,6 +69,18 @@ std::string TextValue(absl::string_view value) {
   return absl::StrCat("\"", JsonEscape(value), "\"");
 }
 
+// Appends "key":"value" to the object `json` (escaped; after a comma unless
+// the object is still empty).
+void AppendJsonMember(std::string* json, absl::string_view key,
+                      absl::string_view value) {
+  if (json->size() > 1) json->push_back(',');
+  json->push_back('"');
+  json->append(JsonEscape(key));
+  json->append(R"(":")");
+  json->append(JsonEscape(value));
+  json->push_back('"');
+}
+
 LogLevel FromGprSeverity(gpr_log_severity severity) {
   switch (severity) {
     case GPR_LOG_SEVERITY_DEBUG:
@@ -160,13 +172,13 @@ LogLine::~LogLine() {
                                             absl::UTCTimeZone());
   std::string text;
   if (json_format.load(std::memory_order_relaxed)) {
-    absl::StrAppend(&text, "{\"time\":\"", time, "\",\"level\":\"",
-                    LevelName(level_), "\",\"at\":\"", JsonEscape(path), ":",
-                    line_, "\",\"message\":\"", JsonEscape(stream_.str()),
-                    "\"");
+    text = "{";
+    AppendJsonMember(&text, "time", time);
+    AppendJsonMember(&text, "level", LevelName(level_));
+    AppendJsonMember(&text, "at", absl::StrCat(path, ":", line_));
+    AppendJsonMember(&text, "message", stream_.str());
     for (const auto& [key, value] : fields_) {
-      absl::StrAppend(&text, ",\"", JsonEscape(key), "\":\"", JsonEscape(value),
-                      "\"");
+      AppendJsonMember(&text, key, value);
     }
     text += "}\n";
   } else {

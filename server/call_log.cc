@@ -50,8 +50,8 @@ class CallLog final : public grpc::experimental::Interceptor {
                           std::chrono::steady_clock::now() - start_)
                           .count())}};
     if (const auto auth = context->auth_context(); auth != nullptr) {
-      const auto names =
-          auth->FindPropertyValues(CallLogFactory::kTokenNameProperty);
+      const auto names = auth->FindPropertyValues(
+          std::string(CallLogFactory::kTokenNameProperty));
       if (!names.empty()) {
         fields.emplace_back(
             "token", std::string(names.front().data(), names.front().size()));

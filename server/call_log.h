@@ -1,6 +1,7 @@
 #ifndef DIPWIRE_SERVER_CALL_LOG_H_
 #define DIPWIRE_SERVER_CALL_LOG_H_
 
+#include "absl/strings/string_view.h"
 #include "grpcpp/support/server_interceptor.h"
 
 namespace dipwire::server {
@@ -18,7 +19,7 @@ class CallLogFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
   // The AuthContext property that holds the name of the caller's token.
-  static constexpr char kTokenNameProperty[] = "dipwire_token_name";
+  static constexpr absl::string_view kTokenNameProperty = "dipwire_token_name";
 
   // gRPC takes ownership of the interceptor and deletes it after the call.
   grpc::experimental::Interceptor* CreateServerInterceptor(

@@ -32,7 +32,7 @@ constexpr std::array<absl::StatusCode, 4> kRejectReasons = {
     absl::StatusCode::kInvalidArgument, absl::StatusCode::kAlreadyExists,
     absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnavailable};
 
-constexpr size_t kMaxRequestHead = 8 * 1024;
+constexpr size_t kMaxRequestHead = size_t{8} * 1024;
 constexpr int kConnectionTimeoutMs = 5000;
 
 // "INVALID_ARGUMENT", as gRPC names the codes.
@@ -165,7 +165,7 @@ void Respond(int fd, absl::string_view status, absl::string_view body,
 
 void LatencyHistogram::Observe(std::chrono::steady_clock::duration elapsed) {
   const double seconds = std::chrono::duration<double>(elapsed).count();
-  const size_t bucket = static_cast<size_t>(
+  const auto bucket = static_cast<size_t>(
       std::lower_bound(kBounds.begin(), kBounds.end(), seconds) -
       kBounds.begin());
   buckets_[bucket].fetch_add(1, std::memory_order_relaxed);

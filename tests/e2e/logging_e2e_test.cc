@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
@@ -33,7 +35,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-constexpr char kSecret[] = "s3cret-token-never-logged";
+constexpr absl::string_view kSecret = "s3cret-token-never-logged";
 
 std::string StringField(const google::protobuf::Struct& line,
                         const std::string& name) {
@@ -62,7 +64,7 @@ TEST(LoggingTest, JsonLinesNameThePeerAndNeverTheCredentials) {
     for (const v1::PublishRequest* request : {&good, &bad}) {
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-      context.AddMetadata("authorization", std::string("Bearer ") + kSecret);
+      context.AddMetadata("authorization", absl::StrCat("Bearer ", kSecret));
       v1::PublishResponse response;
       const grpc::Status status = stub->Publish(&context, *request, &response);
       EXPECT_EQ(status.ok(), request == &good) << status.error_message();

@@ -24,7 +24,6 @@
 namespace dipwire {
 namespace {
 
-using ::dipwire::testing::AwaitHeartbeat;
 using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::HttpExchange;
 using ::dipwire::testing::IsOk;
@@ -41,7 +40,7 @@ using ::testing::StartsWith;
 
 // Parses Prometheus text with prometheus_client's parser and prints one
 // "name{label=value,...} value" line per sample, labels sorted.
-constexpr char kParser[] = R"(
+constexpr absl::string_view kParser = R"(
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 for family in text_string_to_metric_families(sys.stdin.read()):
@@ -64,7 +63,7 @@ class MetricsTest : public DipwiredTest {
 
   // GET /metrics, parsed: sample ("name{labels}") -> value. Fails the test
   // when the answer is not 200 or does not parse.
-  std::map<std::string, double> Scrape() {
+  std::map<std::string, double> Scrape() const {
     auto answer = HttpExchange(metrics_port_,
                                "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n");
     EXPECT_THAT(answer, IsOk());

@@ -62,7 +62,7 @@ TEST(MetricsTest, RejectionsAreCountedByCodeAndUnusualCodesOnlyOnceSeen) {
 
 TEST(MetricsTest, SinkNamesAreEscapedLabelValues) {
   ScrapedGauges gauges;
-  gauges.sinks.push_back({"desk \"a\"\\b", 7, 2});
+  gauges.sinks.push_back({R"(desk "a"\b)", 7, 2});
   const std::string text = RenderMetrics(ServerMetrics(), gauges);
   EXPECT_THAT(text,
               HasSubstr(R"(dipwire_sink_lag_alerts{sink="desk \"a\"\\b"} 7)"));
