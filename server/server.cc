@@ -135,8 +135,9 @@ class Server::Impl {
     shut_down_ = true;
     // First, so that probes and load balancers stop sending calls while
     // the streams end and the publishes in flight drain.
-    if (server_ != nullptr)
+    if (server_ != nullptr) {
       server_->GetHealthCheckService()->SetServingStatus(false);
+    }
     if (hub_ != nullptr) hub_->BeginShutdown();
     if (server_ != nullptr) {
       server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
