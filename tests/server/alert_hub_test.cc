@@ -327,10 +327,7 @@ class StalledStream final : public AlertHub::Stream {
   // came).
   int AwaitFirstWrite() ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](int* alerts) { return *alerts >= 0; }, &first_write_alerts_),
-        kWait);
+    mu_.AwaitWithTimeout(absl::Condition(this, &StalledStream::written), kWait);
     return first_write_alerts_;
   }
   bool AwaitEnd() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -339,7 +336,12 @@ class StalledStream final : public AlertHub::Stream {
   }
 
  private:
-  absl::Mutex mu_;
+  bool written() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.AssertHeld();
+    return first_write_alerts_ >= 0;
+  }
+
+  mutable absl::Mutex mu_;
   int first_write_alerts_ ABSL_GUARDED_BY(mu_) = -1;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
