@@ -88,6 +88,11 @@ Commands:
       --filter EXPR      filter over event fields, e.g. "countries:CHN"
       --output FORMAT    text (default) or json (the format publish reads)
       --limit N          at most N events (default 100; 0: all)
+  health               Ask the server's grpc.health.v1 service (no token
+                       needed) and print the status: SERVING, NOT_SERVING, ...
+                       Exit status 0 if SERVING, 1 if not or unreachable: the
+                       probe of the Dockerfile and of Kubernetes.
+      --service NAME     a service's health (default: the whole server)
   help                 Show this help (also --help, -h).
 
 Flags of every command:
@@ -961,6 +966,20 @@ int RunSinks(const Args& args, std::ostream& out, std::ostream& err) {
   return FinishOutput(out, err);
 }
 
+int RunHealth(const Args& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<std::unique_ptr<Client>> client =
+      Client::Connect(*ClientFlags(args));
+  if (!client.ok()) return PrintError(err, client.status());
+  const std::string* service = FindFlag(args, "service");
+  const absl::StatusOr<HealthStatus> health =
+      (*client)->CheckHealth(service == nullptr ? "" : *service);
+  if (!health.ok()) return PrintError(err, health.status());
+  out << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(*health)
+      << "\n";
+  out.flush();
+  return *health == grpc::health::v1::HealthCheckResponse::SERVING ? 0 : 1;
+}
+
 absl::Status CheckSinks(const Args& args) {
   const std::vector<std::string>& words = args.positional;
   if (!words.empty() && words.front() == "list" && words.size() == 1) {
@@ -1025,6 +1044,7 @@ absl::Status CheckCommandFlags(const Args& args) {
   if (command == "alerts" || command == "events") return CheckListing(args);
   if (command == "subscriptions") return CheckSubscriptions(args);
   if (command == "sinks") return CheckSinks(args);
+  if (command == "health") return CheckFlags(args, {"service"});
   if (command == "help") return CheckFlags(args, {});
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command \"", command, "\""));
@@ -1045,7 +1065,7 @@ absl::Status CheckCommand(const Args& args) {
 // One synopsis line per command, for usage errors.
 std::string Synopsis(absl::string_view command) {
   static constexpr std::array<std::pair<absl::string_view, absl::string_view>,
-                              7>
+                              8>
       kSynopses = {
           {{"publish", "dipwire publish FILE|- [--batch N]"},
            {"subscribe",
@@ -1064,6 +1084,7 @@ std::string Synopsis(absl::string_view command) {
             "dipwire alerts [--filter EXPR] [--output text|json] [--limit N]"},
            {"events",
             "dipwire events [--filter EXPR] [--output text|json] [--limit N]"},
+           {"health", "dipwire health [--service NAME]"},
            {"help", "dipwire help"}}};
   std::string text;
   for (const auto& [name, synopsis] : kSynopses) {
@@ -1109,6 +1130,7 @@ int RunCli(int argc, char** argv, std::istream& in, std::ostream& out,
     return RunSubscriptions(*args, out, err);
   }
   if (args->command == "sinks") return RunSinks(*args, out, err);
+  if (args->command == "health") return RunHealth(*args, out, err);
   return RunEvents(*args, out, err);
 }
 

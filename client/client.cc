@@ -21,6 +21,7 @@
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace dipwire::client {
@@ -433,6 +434,19 @@ class Client::Impl {
     return channel_;
   }
 
+  absl::StatusOr<HealthStatus> CheckHealth(const std::string& service) {
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineAfter(options_.call_timeout));
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::health::v1::HealthCheckResponse response;
+    const grpc::Status status =
+        grpc::health::v1::Health::NewStub(channel_)->Check(&context, request,
+                                                           &response);
+    if (!status.ok()) return FromGrpcStatus(status);
+    return response.status();
+  }
+
  private:
   const std::shared_ptr<grpc::Channel> channel_;
   const std::unique_ptr<v1::AlertService::Stub> stub_;
@@ -511,6 +525,10 @@ absl::StatusOr<v1::ListDeadLettersResponse> Client::ListDeadLetters(
     const v1::ListDeadLettersRequest& request) {
   return impl_->Call<v1::ListDeadLettersResponse>(
       &v1::AlertService::Stub::ListDeadLetters, request);
+}
+
+absl::StatusOr<HealthStatus> Client::CheckHealth(const std::string& service) {
+  return impl_->CheckHealth(service);
 }
 
 absl::StatusOr<v1::RedeliverDeadLettersResponse> Client::RedeliverDeadLetters(

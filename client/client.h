@@ -10,8 +10,12 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dipwire/v1/alerts.pb.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace dipwire::client {
+
+// A server's health as grpc.health.v1 reports it.
+using HealthStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;
 
 // How to reach a dipwired server.
 struct ClientOptions {
@@ -268,6 +272,14 @@ class Client {
   // call_timeout.
   absl::StatusOr<v1::RedeliverDeadLettersResponse> RedeliverDeadLetters(
       const v1::RedeliverDeadLettersRequest& request);
+
+  // The health of `service` on the server (grpc.health.v1 Check): "" is the
+  // server as a whole, and dipwired also knows "dipwire.v1.AlertService".
+  // dipwired is SERVING once its store is open and its log replayed, and
+  // NOT_SERVING from the start of its shutdown. NOT_FOUND for a service the
+  // server does not know, UNAVAILABLE when it cannot be reached. Needs no
+  // token. Blocks for at most call_timeout.
+  absl::StatusOr<HealthStatus> CheckHealth(const std::string& service);
 
   // Starts a PublishStream call. The call has no deadline; errors of the
   // call (unreachable server) come from Send, Receive and Finish.

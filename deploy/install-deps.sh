@@ -34,6 +34,8 @@ test_packages=(
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
   sqlite3 python3-pytest
+  # metrics_e2e_test parses /metrics with Prometheus's own text parser.
+  python3-prometheus-client
   # deploy/tests: YAML of compose and Kubernetes, systemd-analyze, and
   # docker-compose for its schema check (`config`; it needs no engine).
   python3-yaml systemd docker-compose

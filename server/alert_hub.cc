@@ -14,6 +14,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cursor.h"
+#include "server/metrics.h"
 
 namespace dipwire::server {
 namespace {
@@ -172,6 +173,20 @@ size_t AlertHub::stream_count() const {
 size_t AlertHub::open_stream_count() const {
   absl::MutexLock lock(&mu_);
   return open_streams_;
+}
+
+AlertHub::StreamStats AlertHub::stream_stats() const {
+  absl::MutexLock lock(&mu_);
+  StreamStats stats;
+  stats.open_streams = open_streams_;
+  for (const auto& [id, sub] : subs_) {
+    // A running stream's cursor belongs to its worker; any other state was
+    // handed over under mu_ (see Enqueue).
+    if (sub->state == State::kRunning || !sub->started) continue;
+    stats.max_lag =
+        std::max(stats.max_lag, head_ - std::min(sub->after, head_));
+  }
+  return stats;
 }
 
 void AlertHub::Close(Sub* sub) {
@@ -393,6 +408,7 @@ void AlertHub::Serve(Sub* sub, bool catch_up) {
   Stream* const stream = sub->stream;
   switch (NextStep(sub, yielded, &status)) {
     case Step::kWrite:
+      GlobalMetrics().alerts_delivered.Increment(sub->response_alerts);
       stream->Send(std::move(sub->response));
       break;
     case Step::kEnd:

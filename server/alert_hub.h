@@ -170,6 +170,14 @@ class AlertHub {
   // Number of open streams: attached, not ended and not taken over. This is
   // what max_streams bounds.
   size_t open_stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
+  // For metrics: the open streams, and the largest distance (in alert
+  // positions) from a stream's cursor to the head, over the streams not
+  // being served by a worker at this instant.
+  struct StreamStats {
+    size_t open_streams = 0;
+    uint64_t max_lag = 0;
+  };
+  StreamStats stream_stats() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Sub;

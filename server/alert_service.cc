@@ -1,6 +1,7 @@
 #include "server/alert_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -21,6 +22,7 @@
 #include "server/cursor.h"
 #include "server/filter.h"
 #include "server/history.h"
+#include "server/metrics.h"
 
 namespace dipwire::server {
 namespace {
@@ -256,15 +258,20 @@ class PublishStreamReactor final
         ticket = next_ticket_++;
         ++outstanding_;
       }
+      const auto received = std::chrono::steady_clock::now();
+      const int events = request_.events_size();
       const absl::Status valid =
           ValidatePublishRequest(request_, clock_->Now(), event_limits_);
       if (valid.ok()) {
         pipeline_->Submit(
             std::move(request_),
-            [this, ticket](absl::StatusOr<v1::PublishResponse> result) {
+            [this, ticket, events,
+             received](absl::StatusOr<v1::PublishResponse> result) {
+              GlobalMetrics().RecordPublish(events, result, received);
               Answer(ticket, std::move(result));
             });
       } else {
+        GlobalMetrics().RecordPublish(events, valid, received);
         Answer(ticket, valid);
       }
       request_.Clear();
@@ -412,15 +419,19 @@ AlertServiceImpl::AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub,
 grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
     grpc::CallbackServerContext* context, const v1::PublishRequest* request,
     v1::PublishResponse* response) {
+  const auto received = std::chrono::steady_clock::now();
+  const int events = request->events_size();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const absl::Status valid =
       ValidatePublishRequest(*request, clock_->Now(), limits_.events);
   if (!valid.ok()) {
+    GlobalMetrics().RecordPublish(events, valid, received);
     FinishUnary(reactor, valid, "Publish");
     return reactor;
   }
-  pipeline_->Submit(*request, [reactor, response](
+  pipeline_->Submit(*request, [reactor, response, events, received](
                                   absl::StatusOr<v1::PublishResponse> result) {
+    GlobalMetrics().RecordPublish(events, result, received);
     const absl::Status status = result.status();
     if (status.ok()) *response = *std::move(result);
     FinishUnary(reactor, status, "Publish");

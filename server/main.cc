@@ -20,7 +20,8 @@ using dipwire::server::LimitFlag;
 
 constexpr absl::string_view kUsageHead =
     "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] [--config FILE] "
-    "[--log-level debug|info|warning|error] [--max-... N]\n"
+    "[--log-level debug|info|warning|error] [--log-format text|json]\n"
+    "               [--metrics-listen HOST:PORT] [--max-... N]\n"
     "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
     "               port 0 picks a free port)\n"
     "  --data-dir   where the embedded SQLite store lives (default ./data)\n"
@@ -28,6 +29,10 @@ constexpr absl::string_view kUsageHead =
     "               \"Webhook sinks\"): proto JSON (.json) or text format\n"
     "               (.textproto, .txtpb) of dipwire.v1.ServerConfig\n"
     "  --log-level  minimum level of log lines on stderr (default info)\n"
+    "  --log-format text (default: time level=... msg=...) or json (one\n"
+    "               object per line: time, level, message, ...)\n"
+    "  --metrics-listen  serve Prometheus metrics at GET /metrics on this\n"
+    "               HOST:PORT (default: none)\n"
     "limits (N a whole number of at least 1; README.md, \"Limits\"):\n";
 
 // The usage text; the limits' defaults come from a default Limits.
@@ -49,6 +54,7 @@ std::string Usage() {
 struct Flags {
   dipwire::server::ServerOptions server;
   std::string log_level = "info";
+  std::string log_format = "text";
   std::string config;
 };
 
@@ -77,6 +83,10 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       target = &flags->log_level;
     } else if (name == "--config") {
       target = &flags->config;
+    } else if (name == "--metrics-listen") {
+      target = &flags->server.metrics_listen;
+    } else if (name == "--log-format") {
+      target = &flags->log_format;
     } else if (limit == nullptr) {
       std::cerr << "dipwired: unknown flag " << arg << "\n" << Usage();
       return ParseResult::kUsageError;
@@ -137,6 +147,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  dipwire::LogFormat log_format = dipwire::LogFormat::kText;
+  if (!dipwire::ParseLogFormat(flags.log_format, &log_format)) {
+    std::cerr << "dipwired: --log-format: \"" << flags.log_format
+              << "\" is not text or json\n";
+    return 2;
+  }
+  dipwire::SetLogFormat(log_format);
+
   if (!flags.config.empty()) {
     // A bad config is a usage error (exit 2), like a bad flag.
     auto config = dipwire::server::ReadServerConfig(flags.config);
@@ -171,6 +189,9 @@ int main(int argc, char** argv) {
   DIPWIRE_LOG(kInfo) << "serving " << (*server)->address() << " with data in "
                      << flags.server.data_dir << " ("
                      << (*server)->replayed_events() << " events replayed)";
+  if (!(*server)->metrics_address().empty()) {
+    std::cout << "metrics on " << (*server)->metrics_address() << std::endl;
+  }
   std::cout << "listening on " << (*server)->address() << std::endl;
 
   int signal_number = 0;

@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "google/protobuf/util/time_util.h"
 #include "server/cursor.h"
+#include "server/metrics.h"
 
 namespace dipwire::server {
 namespace {
@@ -248,12 +249,14 @@ absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
                                      uint64_t first_sequence,
                                      uint64_t first_position) {
   if (writes.events.empty()) return absl::OkStatus();
+  const ScopedTimer commit_timer(&GlobalMetrics().commit_seconds);
   std::vector<StoredAlert> rows;
   rows.reserve(writes.alerts.size());
   for (const auto& alert : writes.alerts) rows.push_back(*alert);
   absl::Status status = store_->Append(writes.events, rows);
   if (status.ok()) {
     last_committed_at_ = now;
+    GlobalMetrics().CountAlerts(writes.alerts);
     hub_->Publish(std::move(writes.alerts));
     return status;
   }

@@ -1,5 +1,8 @@
 #include "server/server.h"
 
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -7,11 +10,16 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/clock.h"
+#include "common/logging.h"
 #include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
+#include "server/call_log.h"
 #include "server/executor.h"
+#include "server/metrics.h"
 #include "server/publish_pipeline.h"
 #include "server/sqlite_event_store.h"
 #include "server/webhook_sinks.h"
@@ -32,6 +40,20 @@ absl::StatusOr<std::string> HostOf(const std::string& listen) {
         "--listen: \"", listen, "\" is not HOST:PORT (e.g. 127.0.0.1:50051)"));
   }
   return listen.substr(0, colon);
+}
+
+// The size of the store's database and write-ahead log in `data_dir`.
+uint64_t StoreBytes(const std::string& data_dir) {
+  const std::filesystem::path db = std::filesystem::path(data_dir) /
+                                   std::string(SqliteEventStore::kFileName);
+  uint64_t bytes = 0;
+  for (const std::filesystem::path& file :
+       {db, std::filesystem::path(db.string() + "-wal")}) {
+    std::error_code error;
+    const uintmax_t size = std::filesystem::file_size(file, error);
+    if (!error) bytes += size;
+  }
+  return bytes;
 }
 
 }  // namespace
@@ -65,7 +87,17 @@ class Server::Impl {
         pipeline_.get(), hub_.get(), store_.get(), executor_.get(),
         Clock::Real(), limits, sinks_.get());
 
+    // grpc.health.v1 (gRPC's own service) and grpc.reflection.v1alpha, so
+    // that probes and grpcurl need no .proto file. Health answers only once
+    // the store is open and the log replayed: the server starts below.
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(std::make_unique<CallLogFactory>());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                              &port_);
     builder.RegisterService(service_.get());
@@ -83,6 +115,17 @@ class Server::Impl {
           absl::StrCat("cannot listen on ", options.listen,
                        " (address in use or not available here)"));
     }
+    // The overall status ("") is SERVING from the start.
+    server_->GetHealthCheckService()->SetServingStatus(
+        v1::AlertService::service_full_name(), true);
+    if (!options.metrics_listen.empty()) {
+      DIPWIRE_ASSIGN_OR_RETURN(
+          metrics_,
+          MetricsHttpServer::Start(
+              options.metrics_listen, [this, data_dir = options.data_dir] {
+                return RenderMetrics(GlobalMetrics(), ScrapeGauges(data_dir));
+              }));
+    }
     return absl::OkStatus();
   }
 
@@ -90,11 +133,18 @@ class Server::Impl {
     absl::MutexLock lock(&shutdown_mu_);
     if (shut_down_) return;
     shut_down_ = true;
+    // First, so that probes and load balancers stop sending calls while
+    // the streams end and the publishes in flight drain.
+    if (server_ != nullptr) {
+      server_->GetHealthCheckService()->SetServingStatus(false);
+    }
     if (hub_ != nullptr) hub_->BeginShutdown();
     if (server_ != nullptr) {
       server_->Shutdown(absl::ToChronoTime(absl::Now() + deadline));
       server_->Wait();
     }
+    // Scrapes read the hub, the sinks and the store.
+    if (metrics_ != nullptr) metrics_->Stop();
     // Every call has finished: no more submissions or stream callbacks.
     if (pipeline_ != nullptr) pipeline_->Stop();
     // The sinks wait on the hub and read the store: before both.
@@ -110,10 +160,35 @@ class Server::Impl {
   }
 
   int port() const { return port_; }
+  std::string metrics_address() const {
+    return metrics_ == nullptr ? "" : metrics_->address();
+  }
   const std::string& host() const { return host_; }
   uint64_t replayed_events() const { return replayed_events_; }
 
  private:
+  // The gauges of a scrape, from the hub, the store's files and the sinks.
+  ScrapedGauges ScrapeGauges(const std::string& data_dir) const {
+    ScrapedGauges gauges;
+    const AlertHub::StreamStats streams = hub_->stream_stats();
+    gauges.open_streams = streams.open_streams;
+    gauges.max_subscriber_lag = streams.max_lag;
+    gauges.store_bytes = StoreBytes(data_dir);
+    if (sinks_ != nullptr) {
+      absl::StatusOr<std::vector<v1::Sink>> sinks = sinks_->List();
+      if (!sinks.ok()) {
+        DIPWIRE_LOG(kWarning)
+            << "metrics: cannot list sinks: " << sinks.status();
+      }
+      for (const v1::Sink& sink : sinks.value_or(std::vector<v1::Sink>{})) {
+        gauges.sinks.push_back(
+            {sink.name(), sink.lag(),
+             static_cast<uint64_t>(std::max<int64_t>(sink.dead_letters(), 0))});
+      }
+    }
+    return gauges;
+  }
+
   std::string host_;
   int port_ = 0;
   uint64_t replayed_events_ = 0;
@@ -124,6 +199,7 @@ class Server::Impl {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<AlertServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_;
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
@@ -151,6 +227,8 @@ std::string Server::address() const {
 }
 
 uint64_t Server::replayed_events() const { return impl_->replayed_events(); }
+
+std::string Server::metrics_address() const { return impl_->metrics_address(); }
 
 void Server::Shutdown(absl::Duration deadline) { impl_->Shutdown(deadline); }
 

@@ -22,6 +22,8 @@ struct ServerOptions {
   Limits limits;
   // Webhook sinks (the config file's `sinks`, checked: see SinkSpecs).
   std::vector<SinkSpec> sinks;
+  // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none.
+  std::string metrics_listen;
 };
 
 // A running dipwired: the store, the log replayed into the alert engine, the
@@ -32,8 +34,8 @@ class Server {
  public:
   // Opens the store, replays the log, starts the webhook sinks and starts
   // serving. Blocks until the server listens. Errors: the store's (see
-  // SqliteEventStore::Open), or UNAVAILABLE when the address cannot be
-  // bound.
+  // SqliteEventStore::Open), or UNAVAILABLE when the address (or the
+  // metrics address) cannot be bound.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options);
 
@@ -47,8 +49,11 @@ class Server {
   std::string address() const;
   // Events replayed from the store on start.
   uint64_t replayed_events() const;
+  // "host:port" of the metrics endpoint as bound; empty without one.
+  std::string metrics_address() const;
 
-  // Stops accepting calls, ends every Subscribe stream with UNAVAILABLE,
+  // Reports NOT_SERVING on grpc.health.v1, stops accepting calls, ends
+  // every Subscribe stream with UNAVAILABLE,
   // lets in-flight publishes commit and answer, waits at most `deadline`
   // for calls to finish (then cancels them), stops the webhook sinks
   // (abandoning deliveries in flight, which resume after a restart), and

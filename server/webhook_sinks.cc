@@ -25,6 +25,7 @@
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "server/cursor.h"
+#include "server/metrics.h"
 #include "server/webhook.h"
 
 namespace dipwire::server {
@@ -339,12 +340,14 @@ class WebhookSinks::Worker {
       const absl::StatusOr<int> code =
           Post(spec_.url, headers, body, spec_.timeout, &abort_);
       if (code.ok() && *code >= 200 && *code < 300) {
+        GlobalMetrics().sink_deliveries.Increment();
         SetLastError("");
         return Outcome::kDelivered;
       }
       if (!code.ok() && code.status().code() == absl::StatusCode::kCancelled) {
         return Outcome::kStopped;
       }
+      GlobalMetrics().sink_failures.Increment();
       *error = code.ok() ? absl::StrCat("HTTP ", *code)
                          : std::string(code.status().message());
       SetLastError(absl::StrCat("alert ", alert.alert_id(), ", attempt ",

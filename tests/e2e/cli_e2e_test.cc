@@ -301,5 +301,24 @@ TEST_F(CliEndToEndTest, SubscribeWithNoReconnectExitsWhenTheServerStops) {
   EXPECT_THAT(subscriber.err, Not(HasSubstr("reconnecting")));
 }
 
+TEST_F(CliEndToEndTest, HealthExitsZeroWhenServingAndOneWhenNothingListens) {
+  CliRun run = Dipwire({"health"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "SERVING\n");
+  run = Dipwire({"health", "--service", "dipwire.v1.AlertService"});
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(run.out, "SERVING\n");
+  run = Dipwire({"health", "--service", "no.such.Service"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("NOT_FOUND"));
+
+  ASSERT_THAT(server_->Stop(SIGTERM, absl::Seconds(15)), IsOk());
+  server_.reset();
+  run = Dipwire({"health", "--timeout", "5s"});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.out, "");
+  EXPECT_THAT(run.err, HasSubstr("UNAVAILABLE"));
+}
+
 }  // namespace
 }  // namespace dipwire

@@ -311,5 +311,70 @@ TEST_F(AlertHubTest, MaxStreamsBoundsOpenStreamsAndAnEndedOneFreesItsPlace) {
   hub.Stop();
 }
 
+// A Stream whose client reads nothing: each write stays in flight until the
+// test reports it done.
+class StalledStream final : public AlertHub::Stream {
+ public:
+  void Send(std::string bytes) override ABSL_LOCKS_EXCLUDED(mu_) {
+    v1::SubscribeResponse response;
+    EXPECT_TRUE(response.ParseFromString(bytes));
+    absl::MutexLock lock(&mu_);
+    first_write_alerts_ = response.alerts_size();
+  }
+  void End(const absl::Status& /*status*/) override ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+  }
+  // Waits for the first write; returns how many alerts it holds (-1: none
+  // came).
+  int AwaitFirstWrite() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(this, &StalledStream::written), kWait);
+    return first_write_alerts_;
+  }
+  bool AwaitEnd() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&ended_), kWait);
+  }
+
+ private:
+  bool written() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    mu_.AssertHeld();
+    return first_write_alerts_ >= 0;
+  }
+
+  mutable absl::Mutex mu_;
+  int first_write_alerts_ ABSL_GUARDED_BY(mu_) = -1;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+TEST_F(AlertHubTest, StreamStatsReportOpenStreamsAndTheLagOfAStalledOne) {
+  Fill(5);
+  AlertHubOptions options;
+  options.max_response_alerts = 2;
+  AlertHub hub(store_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+  EXPECT_EQ(hub.stream_stats().open_streams, 0U);
+  EXPECT_EQ(hub.stream_stats().max_lag, 0U);
+
+  StalledStream stalled;
+  StartSpec earliest;
+  earliest.kind = StartSpec::Kind::kEarliest;
+  auto id = hub.Attach(&stalled, Filter(), earliest, absl::Hours(1));
+  ASSERT_THAT(id, IsOk());
+  // Its first response holds alerts 1 and 2, and is never read: the stream
+  // stands 3 alerts behind the head.
+  ASSERT_EQ(stalled.AwaitFirstWrite(), 2);
+  const AlertHub::StreamStats stats = hub.stream_stats();
+  EXPECT_EQ(stats.open_streams, 1U);
+  EXPECT_EQ(stats.max_lag, 3U);
+
+  hub.WriteDone(*id, false);  // the call broke
+  ASSERT_TRUE(stalled.AwaitEnd());
+  hub.Detach(*id);
+  EXPECT_EQ(hub.stream_stats().open_streams, 0U);
+  hub.Stop();
+}
+
 }  // namespace
 }  // namespace dipwire::server

@@ -45,7 +45,7 @@ std::string NewTempDir(const std::string& prefix) {
 
 absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
     const std::string& data_dir, const std::vector<std::string>& extra_args,
-    absl::Duration timeout) {
+    absl::Duration timeout, const std::string& stderr_path) {
   std::array<int, 2> out_pipe{};
   if (pipe(out_pipe.data()) != 0) return absl::InternalError("pipe failed");
   std::vector<std::string> args = {DIPWIRE_DIPWIRED_PATH, "--listen",
@@ -60,6 +60,12 @@ absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
     dup2(out_pipe[1], STDOUT_FILENO);
+    if (!stderr_path.empty()) {
+      const int err = open(stderr_path.c_str(),
+                           O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (err < 0) _exit(126);
+      dup2(err, STDERR_FILENO);
+    }
     close(out_pipe[0]);
     close(out_pipe[1]);
     execv(argv[0], argv.data());
@@ -107,6 +113,7 @@ absl::StatusOr<std::unique_ptr<DipwiredProcess>> DipwiredProcess::Start(
   auto process = std::unique_ptr<DipwiredProcess>(
       new DipwiredProcess(pid, std::move(address)));
   process->stdout_fd_ = out_pipe[0];
+  process->startup_output_ = std::move(output);
   return process;
 }
 

@@ -25,11 +25,13 @@ class DipwiredProcess {
   // Starts dipwired with `--listen 127.0.0.1:0 --data-dir data_dir` plus
   // `extra_args`, and waits (at most `timeout`) for its "listening on"
   // line. Returns UNAVAILABLE with the server's output if it exits first or
-  // DEADLINE_EXCEEDED if it says nothing in time.
+  // DEADLINE_EXCEEDED if it says nothing in time. With `stderr_path`, the
+  // server's stderr (its log) goes to that file instead of the test's.
   static absl::StatusOr<std::unique_ptr<DipwiredProcess>> Start(
       const std::string& data_dir,
       const std::vector<std::string>& extra_args = {},
-      absl::Duration timeout = absl::Seconds(30));
+      absl::Duration timeout = absl::Seconds(30),
+      const std::string& stderr_path = "");
 
   // Kills the process with SIGKILL if it still runs.
   ~DipwiredProcess();
@@ -39,6 +41,9 @@ class DipwiredProcess {
   // "127.0.0.1:PORT", as the server printed it.
   const std::string& address() const { return address_; }
   pid_t pid() const { return pid_; }
+  // What the server printed on stdout up to its "listening on" line, e.g.
+  // "metrics on 127.0.0.1:PORT".
+  const std::string& startup_output() const { return startup_output_; }
 
   // Sends `signal` and waits at most `timeout` for the process to exit.
   // Returns its exit code (128 + signal number when a signal ended it), or
@@ -51,6 +56,7 @@ class DipwiredProcess {
 
   pid_t pid_;
   std::string address_;
+  std::string startup_output_;
   int stdout_fd_ = -1;
 };
 

@@ -1,0 +1,134 @@
+// gRPC server reflection (grpc.reflection.v1alpha, what gRPC 1.51 serves) on
+// the real dipwired, through a client of our own: what grpcurl does to list
+// and call the API without a .proto file at hand.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/descriptor.pb.h"
+#include "google/protobuf/descriptor_database.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/testing/e2e_fixture.h"
+
+namespace dipwire {
+namespace {
+
+using ::dipwire::testing::DipwiredTest;
+using ::grpc::reflection::v1alpha::ServerReflection;
+using ::grpc::reflection::v1alpha::ServerReflectionRequest;
+using ::grpc::reflection::v1alpha::ServerReflectionResponse;
+using ::testing::IsSupersetOf;
+
+class ReflectionTest : public DipwiredTest {
+ protected:
+  // Opens one ServerReflectionInfo stream to the server.
+  void OpenStream() {
+    channel_ =
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+    stub_ = ServerReflection::NewStub(channel_);
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    stream_ = stub_->ServerReflectionInfo(&context_);
+  }
+
+  // Sends `request` on the stream and reads its answer.
+  ServerReflectionResponse Ask(const ServerReflectionRequest& request) {
+    ServerReflectionResponse response;
+    EXPECT_TRUE(stream_->Write(request));
+    EXPECT_TRUE(stream_->Read(&response));
+    return response;
+  }
+
+  void TearDown() override {
+    if (stream_ != nullptr) {
+      stream_->WritesDone();
+      EXPECT_TRUE(stream_->Finish().ok());
+    }
+    // An open connection would hold up the server's shutdown.
+    stream_.reset();
+    stub_.reset();
+    channel_.reset();
+    DipwiredTest::TearDown();
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<ServerReflection::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<ServerReflectionRequest,
+                                           ServerReflectionResponse>>
+      stream_;
+};
+
+TEST_F(ReflectionTest, ListsTheServices) {
+  OpenStream();
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  const ServerReflectionResponse response = Ask(request);
+  ASSERT_TRUE(response.has_list_services_response()) << response.DebugString();
+  std::vector<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names,
+              IsSupersetOf({"dipwire.v1.AlertService", "grpc.health.v1.Health",
+                            "grpc.reflection.v1alpha.ServerReflection"}));
+}
+
+TEST_F(ReflectionTest, ResolvesTheAlertServiceWithItsMessages) {
+  OpenStream();
+  ServerReflectionRequest request;
+  request.set_file_containing_symbol("dipwire.v1.AlertService");
+  const ServerReflectionResponse response = Ask(request);
+  ASSERT_TRUE(response.has_file_descriptor_response())
+      << response.DebugString();
+
+  // The answer carries the file and every file it imports (not yet sent on
+  // this stream), enough for a pool of our own to resolve the API.
+  google::protobuf::SimpleDescriptorDatabase database;
+  for (const std::string& bytes :
+       response.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    ASSERT_TRUE(database.Add(file)) << file.name();
+  }
+  google::protobuf::DescriptorPool pool(&database);
+  const google::protobuf::ServiceDescriptor* service =
+      pool.FindServiceByName("dipwire.v1.AlertService");
+  ASSERT_NE(service, nullptr);
+  const google::protobuf::MethodDescriptor* publish =
+      service->FindMethodByName("Publish");
+  ASSERT_NE(publish, nullptr);
+  EXPECT_EQ(publish->input_type()->full_name(), "dipwire.v1.PublishRequest");
+  const google::protobuf::MethodDescriptor* subscribe =
+      service->FindMethodByName("Subscribe");
+  ASSERT_NE(subscribe, nullptr);
+  EXPECT_TRUE(subscribe->server_streaming());
+  // A message from another file (events.proto), with a well-known type.
+  const google::protobuf::Descriptor* event =
+      pool.FindMessageTypeByName("dipwire.v1.DiplomaticEvent");
+  ASSERT_NE(event, nullptr);
+  const google::protobuf::FieldDescriptor* occurred_at =
+      event->FindFieldByName("occurred_at");
+  ASSERT_NE(occurred_at, nullptr);
+  EXPECT_EQ(occurred_at->message_type()->full_name(),
+            "google.protobuf.Timestamp");
+}
+
+TEST_F(ReflectionTest, UnknownSymbolIsAnErrorResponse) {
+  OpenStream();
+  ServerReflectionRequest request;
+  request.set_file_containing_symbol("dipwire.v1.NoSuchService");
+  const ServerReflectionResponse response = Ask(request);
+  ASSERT_TRUE(response.has_error_response()) << response.DebugString();
+  EXPECT_EQ(response.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+}  // namespace
+}  // namespace dipwire
