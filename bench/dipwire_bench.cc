@@ -234,8 +234,8 @@ absl::StatusOr<std::vector<Scenario>> Select(const Options& options) {
     if (options.unary) s.shape.unary = true;
     if (options.rate) s.shape.rate = *options.rate;
     if (options.filter) s.filter = *options.filter;
-    if (options.subscribers && s.kind != Kind::kCatchUp &&
-        s.kind != Kind::kRestart) {
+    // Not where the scenario has none (ingest) or exactly one (catch-up).
+    if (options.subscribers && s.subscribers > 1) {
       s.subscribers = *options.subscribers;
     }
   }
@@ -244,18 +244,33 @@ absl::StatusOr<std::vector<Scenario>> Select(const Options& options) {
 
 std::string Describe(const Scenario& s) {
   const PublishShape& p = s.shape;
-  std::string rate = p.rate > 0 ? absl::StrCat(p.rate, " events/s")
-                                : std::string("unlimited rate");
-  std::string publish =
+  const std::string redis = s.fsync_always ? "; redis appendfsync always"
+                                           : "; redis appendfsync everysec";
+  switch (s.kind) {
+    case Kind::kIdle:
+      return absl::StrCat(s.subscribers, " idle subscribers", redis);
+    case Kind::kCatchUp:
+      return absl::StrCat(s.count,
+                          " events stored, then 1 subscriber from EARLIEST "
+                          "(bare: live fan-out to 1 subscriber)",
+                          redis);
+    case Kind::kRestart:
+      return absl::StrCat(s.count, " events stored, then a restart", redis);
+    case Kind::kLive:
+    case Kind::kStalled:
+      break;
+  }
+  const std::string rate = p.rate > 0 ? absl::StrCat(p.rate, " events/s")
+                                      : std::string("unlimited rate");
+  const std::string publish =
       p.unary ? absl::StrCat(p.publishers, " x ", p.in_flight, " unary callers")
               : absl::StrCat(p.publishers, " PublishStream(s), ", p.in_flight,
                              " requests in flight");
-  return absl::StrCat(s.count, " events, ", p.events_per_request,
-                      " per request, ", publish, ", ", rate, "; ",
-                      s.subscribers, " subscriber(s)",
-                      s.filter.empty() ? "" : ", filter " + s.filter,
-                      s.fsync_always ? "; redis appendfsync always"
-                                     : "; redis appendfsync everysec");
+  return absl::StrCat(
+      s.count, " events, ", p.events_per_request, " per request, ", publish,
+      ", ", rate, "; ", s.subscribers, " subscriber(s)",
+      s.kind == Kind::kStalled ? " + 1 stalled (and a run without it)" : "",
+      s.filter.empty() ? "" : ", filter " + s.filter, redis);
 }
 
 // --- Figures ---------------------------------------------------------------
@@ -275,6 +290,7 @@ enum Metric {
   kKibPerSubscriber,
   kRssGrowthMib,
   kP99VsNoStall,
+  kP99LateVsEarly,
   kServingS,
   kMetricCount,
 };
@@ -299,6 +315,7 @@ constexpr std::array<MetricInfo, kMetricCount> kMetrics = {{
     {"server KiB/subscriber", 1},
     {"server RSS growth MiB", 1},
     {"p99 / p99 without stall", 2},
+    {"p99 2nd half / 1st half", 2},
     {"serving after restart s", 3},
 }};
 
@@ -356,6 +373,10 @@ struct Deliveries {
   int64_t lost = 0;
   int64_t last_ns = 0;
   std::vector<int64_t> latency_ns;
+  // Each subscriber's first and second half of its deliveries: does the
+  // latency grow with the run's length?
+  std::vector<int64_t> early_ns;
+  std::vector<int64_t> late_ns;
 };
 
 Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
@@ -367,8 +388,12 @@ Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
     out.unique += tally.unique();
     out.lost += count - tally.unique();
     out.last_ns = std::max(out.last_ns, tally.last_ns());
-    out.latency_ns.insert(out.latency_ns.end(), tally.latency_ns().begin(),
-                          tally.latency_ns().end());
+    const std::vector<int64_t>& latency = tally.latency_ns();
+    const auto half =
+        latency.begin() + static_cast<std::ptrdiff_t>(latency.size() / 2);
+    out.latency_ns.insert(out.latency_ns.end(), latency.begin(), latency.end());
+    out.early_ns.insert(out.early_ns.end(), latency.begin(), half);
+    out.late_ns.insert(out.late_ns.end(), half, latency.end());
   }
   return out;
 }
@@ -427,6 +452,10 @@ absl::StatusOr<Figures> RunLive(const Run& run, int live, bool stalled) {
     f[kP99Ms] = PercentileMs(&got.latency_ns, 0.99);
     f[kMaxMs] = PercentileMs(&got.latency_ns, 1.0);
     f[kLost] = static_cast<double>(got.lost);
+    if (s.shape.rate > 0) {
+      f[kP99LateVsEarly] = PercentileMs(&got.late_ns, 0.99) /
+                           std::max(PercentileMs(&got.early_ns, 0.99), 1e-9);
+    }
   }
   f[kServerCpuS] = after.cpu_s - before.cpu_s;
   f[kServerCpuUsPerMsg] = f[kServerCpuS] * 1e6 / std::max(messages, 1.0);

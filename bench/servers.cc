@@ -162,7 +162,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     close(out[0]);
     return absl::InternalError("fork failed");
   }
-  auto server = std::unique_ptr<ServerProcess>(new ServerProcess(pid, out[0]));
+  auto server =
+      std::unique_ptr<ServerProcess>(new ServerProcess(pid, out[0], log));
   server->port_ = redis_port;
   server->address_ = absl::StrCat("127.0.0.1:", redis_port);
   const bool serving = mode == Mode::kRedis ? server->AwaitPong(timeout)
@@ -231,6 +232,8 @@ bool ServerProcess::AwaitPong(absl::Duration timeout) {
   }
   return false;
 }
+
+void ServerProcess::Kill() const { kill(pid_, SIGKILL); }
 
 int ServerProcess::Stop(absl::Duration timeout) {
   if (exited_) return -1;

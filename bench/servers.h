@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,7 +45,8 @@ class TempDir {
   const std::string path_;
 };
 
-// One server process. Not thread-safe.
+// One server process. Not thread-safe, except Kill, which any thread may
+// call.
 class ServerProcess {
  public:
   // Starts `mode`'s server with its data in `dir` (reused by a restart)
@@ -66,19 +68,26 @@ class ServerProcess {
   // "127.0.0.1:PORT".
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // Its stderr (dipwired, the bare server) or log file (redis-server).
+  const std::string& log() const { return log_; }
+
+  // SIGKILL, at once: blocked calls to the server then fail.
+  void Kill() const;
 
   // SIGTERM, then SIGKILL after `timeout`. Returns the exit code (128 +
   // signal when a signal ended it).
   int Stop(absl::Duration timeout);
 
  private:
-  ServerProcess(pid_t pid, int stdout_fd) : pid_(pid), stdout_fd_(stdout_fd) {}
+  ServerProcess(pid_t pid, int stdout_fd, std::string log)
+      : pid_(pid), stdout_fd_(stdout_fd), log_(std::move(log)) {}
   bool AwaitListening(absl::Duration timeout);
   bool AwaitPong(absl::Duration timeout);
   bool Exited();
 
   pid_t pid_;
   int stdout_fd_;
+  const std::string log_;
   std::string address_;
   int port_ = 0;
   bool exited_ = false;
