@@ -14,10 +14,10 @@
 // SIGTERM or SIGINT.
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <deque>

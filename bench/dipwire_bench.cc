@@ -147,56 +147,77 @@ bool ParseModes(absl::string_view text, std::vector<Mode>* modes) {
   return !modes->empty();
 }
 
+// Sets the flag `flag` (which takes a value) from `value`; false when the
+// flag is unknown or the value bad.
+bool ParseFlag(const std::string& flag, absl::string_view value,
+               Options* options) {
+  std::optional<int> number;
+  if (flag == "--scenario") {
+    options->scenarios.emplace_back(value);
+  } else if (flag == "--rounds" || flag == "--idle-timeout") {
+    if (!Positive(value, &number)) return false;
+    (flag == "--rounds" ? options->rounds : options->idle_timeout_s) = *number;
+  } else if (flag == "--modes") {
+    return ParseModes(value, &options->modes);
+  } else if (flag == "--count") {
+    return Positive<int64_t>(value, &options->count);
+  } else if (flag == "--publishers") {
+    return Positive(value, &options->publishers);
+  } else if (flag == "--events-per-request") {
+    return Positive(value, &options->events_per_request);
+  } else if (flag == "--in-flight") {
+    return Positive(value, &options->in_flight);
+  } else if (flag == "--subscribers") {
+    return Positive(value, &options->subscribers, 0);
+  } else if (flag == "--rate") {
+    return NonNegative(value, &options->rate);
+  } else if (flag == "--filter") {
+    options->filter = std::string(value);
+  } else if (flag == "--dipwired") {
+    options->programs.dipwired = std::string(value);
+  } else if (flag == "--bare-server") {
+    options->programs.bare_server = std::string(value);
+  } else if (flag == "--redis-server") {
+    options->programs.redis_server = std::string(value);
+  } else if (flag == "--tmpdir") {
+    options->tmpdir = std::string(value);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 // Returns an error message, empty when the flags are good.
 std::string Parse(int argc, char** argv, Options* options) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--unary") {
       options->unary = true;
-      continue;
+    } else if (i + 1 >= argc) {
+      return absl::StrCat(flag, " needs a value (or is unknown)");
+    } else if (!ParseFlag(flag, argv[++i], options)) {
+      return absl::StrCat("unknown flag ", flag, " or bad value \"", argv[i],
+                          "\"");
     }
-    if (i + 1 >= argc) return absl::StrCat(flag, " needs a value");
-    const absl::string_view value = argv[++i];
-    std::optional<int> number;
-    bool ok = true;
-    if (flag == "--scenario") {
-      options->scenarios.emplace_back(value);
-    } else if (flag == "--rounds") {
-      ok = Positive(value, &number);
-      if (ok) options->rounds = *number;
-    } else if (flag == "--idle-timeout") {
-      ok = Positive(value, &number);
-      if (ok) options->idle_timeout_s = *number;
-    } else if (flag == "--modes") {
-      ok = ParseModes(value, &options->modes);
-    } else if (flag == "--count") {
-      ok = Positive<int64_t>(value, &options->count);
-    } else if (flag == "--publishers") {
-      ok = Positive(value, &options->publishers);
-    } else if (flag == "--events-per-request") {
-      ok = Positive(value, &options->events_per_request);
-    } else if (flag == "--in-flight") {
-      ok = Positive(value, &options->in_flight);
-    } else if (flag == "--subscribers") {
-      ok = Positive(value, &options->subscribers, 0);
-    } else if (flag == "--rate") {
-      ok = NonNegative(value, &options->rate);
-    } else if (flag == "--filter") {
-      options->filter = std::string(value);
-    } else if (flag == "--dipwired") {
-      options->programs.dipwired = std::string(value);
-    } else if (flag == "--bare-server") {
-      options->programs.bare_server = std::string(value);
-    } else if (flag == "--redis-server") {
-      options->programs.redis_server = std::string(value);
-    } else if (flag == "--tmpdir") {
-      options->tmpdir = std::string(value);
-    } else {
-      return absl::StrCat("unknown flag ", flag);
-    }
-    if (!ok) return absl::StrCat(flag, ": bad value \"", value, "\"");
   }
   return "";
+}
+
+// Applies the flags that override a scenario's shape.
+void Override(const Options& options, Scenario* s) {
+  if (options.count) s->count = *options.count;
+  if (options.publishers) s->shape.publishers = *options.publishers;
+  if (options.events_per_request) {
+    s->shape.events_per_request = *options.events_per_request;
+  }
+  if (options.in_flight) s->shape.in_flight = *options.in_flight;
+  if (options.unary) s->shape.unary = true;
+  if (options.rate) s->shape.rate = *options.rate;
+  if (options.filter) s->filter = *options.filter;
+  // Not where the scenario has none (ingest) or exactly one (catch-up).
+  if (options.subscribers && s->subscribers > 1) {
+    s->subscribers = *options.subscribers;
+  }
 }
 
 // The scenarios to run, with the flags' overrides; an error names an
@@ -224,21 +245,7 @@ absl::StatusOr<std::vector<Scenario>> Select(const Options& options) {
                        " is unknown; known: ", absl::StrJoin(names, ", ")));
     }
   }
-  for (Scenario& s : chosen) {
-    if (options.count) s.count = *options.count;
-    if (options.publishers) s.shape.publishers = *options.publishers;
-    if (options.events_per_request) {
-      s.shape.events_per_request = *options.events_per_request;
-    }
-    if (options.in_flight) s.shape.in_flight = *options.in_flight;
-    if (options.unary) s.shape.unary = true;
-    if (options.rate) s.shape.rate = *options.rate;
-    if (options.filter) s.filter = *options.filter;
-    // Not where the scenario has none (ingest) or exactly one (catch-up).
-    if (options.subscribers && s.subscribers > 1) {
-      s.subscribers = *options.subscribers;
-    }
-  }
+  for (Scenario& s : chosen) Override(options, &s);
   return chosen;
 }
 
@@ -382,6 +389,8 @@ struct Deliveries {
 Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
                    int live, int64_t count) {
   Deliveries out;
+  // All at once: a Redis subscriber takes up to a second to notice.
+  for (auto& subscriber : *subscribers) subscriber->Cancel();
   for (auto& subscriber : *subscribers) subscriber->Stop();
   for (int s = 0; s < live; ++s) {
     const Tally& tally = (*subscribers)[static_cast<size_t>(s)]->tally();
@@ -647,9 +656,10 @@ std::string RatioSpread(const std::vector<Figures>& a,
 }
 
 void PrintTable(const Scenario& scenario,
-                const std::array<std::vector<Figures>, kModes>& results) {
-  std::printf("\n== %s: %s\n", scenario.name.c_str(),
-              Describe(scenario).c_str());
+                const std::array<std::vector<Figures>, kModes>& results,
+                absl::Duration took) {
+  std::printf("\n== %s: %s (took %s)\n", scenario.name.c_str(),
+              Describe(scenario).c_str(), absl::FormatDuration(took).c_str());
   std::printf("%-26s %-26s %-26s %-26s %-20s %-20s\n", "figure", "dipwire",
               "bare", "redis", "dipwire/bare", "dipwire/redis");
   const auto& dipwire = results[static_cast<size_t>(Mode::kDipwire)];
@@ -728,6 +738,7 @@ int Main(int argc, char** argv) {
   const absl::Time started = absl::Now();
   bool lost_any = false;
   for (const Scenario& scenario : *scenarios) {
+    const absl::Time scenario_started = absl::Now();
     std::array<std::vector<Figures>, kModes> results;
     const size_t n = options.modes.size();
     for (int round = 0; round < options.rounds; ++round) {
@@ -745,7 +756,8 @@ int Main(int argc, char** argv) {
         results[static_cast<size_t>(mode)].push_back(*figures);
       }
     }
-    PrintTable(scenario, results);
+    PrintTable(scenario, results,
+               absl::Trunc(absl::Now() - scenario_started, absl::Seconds(1)));
   }
   std::printf(
       "\ntotal %s; lost alerts: %s\n",

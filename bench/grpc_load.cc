@@ -192,8 +192,10 @@ class GrpcSubscriber final
     return absl::OkStatus();
   }
 
+  void Cancel() override { context_.TryCancel(); }
+
   void Stop() override {
-    context_.TryCancel();
+    Cancel();
     done_.WaitForNotification();
   }
 

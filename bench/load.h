@@ -47,8 +47,10 @@ class Subscriber {
   // server's first heartbeat; Redis: connected and PING answered), at most
   // `timeout`. UNAVAILABLE when the stream failed or did not attach.
   virtual absl::Status AwaitAttached(absl::Duration timeout) = 0;
-  // Ends the subscription and waits until it has ended; the tally is final
-  // then. Idempotent.
+  // Asks the subscription to end; does not block. Idempotent.
+  virtual void Cancel() = 0;
+  // Cancels and waits until the subscription has ended (Redis: up to its
+  // XREAD's BLOCK, 1 s); the tally is final then. Idempotent.
   virtual void Stop() = 0;
   // Read only after Stop.
   virtual const Tally& tally() const = 0;

@@ -125,8 +125,10 @@ class RedisSubscriber final : public Subscriber {
     return absl::OkStatus();
   }
 
+  void Cancel() override { stop_ = true; }
+
   void Stop() override {
-    stop_ = true;
+    Cancel();
     if (thread_.joinable()) thread_.join();
   }
 
