@@ -344,12 +344,37 @@ struct Run {
   Mode mode;
 };
 
-absl::StatusOr<std::unique_ptr<ServerProcess>> StartServer(const Run& run,
-                                                           const TempDir& dir,
-                                                           int redis_port) {
-  return ServerProcess::Start(run.mode, run.options.programs, dir.path(),
-                              run.scenario.fsync_always, redis_port,
-                              absl::Seconds(120));
+// A server of the run's mode in a fresh temporary directory.
+struct Running {
+  std::unique_ptr<TempDir> dir;
+  int redis_port = 0;
+  std::unique_ptr<ServerProcess> server;  // after dir: ends before it
+};
+
+// (Re)starts `running`'s server on its directory and port.
+absl::Status StartServer(const Run& run, Running* running) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
+      run.mode, run.options.programs, running->dir->path(),
+      run.scenario.fsync_always, running->redis_port, absl::Seconds(120));
+  if (!server.ok()) return server.status();
+  running->server = *std::move(server);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Running> StartFresh(const Run& run) {
+  Running running;
+  absl::StatusOr<std::unique_ptr<TempDir>> dir =
+      TempDir::Create(run.options.tmpdir);
+  if (!dir.ok()) return dir.status();
+  running.dir = *std::move(dir);
+  if (run.mode == Mode::kRedis) {
+    absl::StatusOr<int> port = FreePort();
+    if (!port.ok()) return port.status();
+    running.redis_port = *port;
+  }
+  absl::Status started = StartServer(run, &running);
+  if (!started.ok()) return started;
+  return running;
 }
 
 absl::StatusOr<std::vector<std::unique_ptr<Subscriber>>> Attach(
@@ -416,38 +441,40 @@ absl::Status StopServer(ServerProcess& server) {
                                                       code, " on SIGTERM"));
 }
 
-absl::StatusOr<int> RedisPort(const Run& run) {
-  if (run.mode != Mode::kRedis) return 0;
-  return FreePort();
+// The server's and the tool's CPU between two samples, per message
+// (delivery, or event when nothing subscribes), and the server's peak RSS.
+void FillCpu(const ProcessSample& before, const ProcessSample& after,
+             double tool_cpu, double messages, Figures* f) {
+  Figures& out = *f;
+  out[kServerCpuS] = after.cpu_s - before.cpu_s;
+  out[kServerCpuUsPerMsg] = out[kServerCpuS] * 1e6 / std::max(messages, 1.0);
+  out[kServerPeakRssMib] = static_cast<double>(after.hwm_kib) / 1024;
+  out[kToolCpuS] = tool_cpu;
+  out[kToolCpuUsPerMsg] = tool_cpu * 1e6 / std::max(messages, 1.0);
 }
 
 // Subscribers attached, then the publishers; the bare catch-up row is a
 // live run with one subscriber.
 absl::StatusOr<Figures> RunLive(const Run& run, int live, bool stalled) {
   const Scenario& s = run.scenario;
-  absl::StatusOr<std::unique_ptr<TempDir>> dir =
-      TempDir::Create(run.options.tmpdir);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<int> port = RedisPort(run);
-  if (!port.ok()) return port.status();
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      StartServer(run, **dir, *port);
-  if (!server.ok()) return server.status();
+  absl::StatusOr<Running> running = StartFresh(run);
+  if (!running.ok()) return running.status();
+  ServerProcess& server = *running->server;
   Progress progress;
-  auto subscribers = Attach(run, **server, live, stalled, false, &progress);
+  auto subscribers = Attach(run, server, live, stalled, false, &progress);
   if (!subscribers.ok()) return subscribers.status();
-  const ProcessSample before = SampleProcess((*server)->pid());
+  const ProcessSample before = SampleProcess(server.pid());
   const double tool_before = OwnCpuSeconds();
   int64_t start_ns = 0;
   absl::Status published =
-      Publish(run.mode, (*server)->address(), s.shape, s.count, &start_ns);
+      Publish(run.mode, server.address(), s.shape, s.count, &start_ns);
   if (!published.ok()) return published;
   const int64_t published_ns = NowNanos();
   progress.Await(live * s.count, absl::Seconds(run.options.idle_timeout_s));
-  const ProcessSample after = SampleProcess((*server)->pid());
+  const ProcessSample after = SampleProcess(server.pid());
   const double tool_cpu = OwnCpuSeconds() - tool_before;
   Deliveries got = Collect(&*subscribers, live, s.count);
-  absl::Status stopped = StopServer(**server);
+  absl::Status stopped = StopServer(server);
   if (!stopped.ok()) return stopped;
 
   Figures f = NoFigures();
@@ -468,11 +495,7 @@ absl::StatusOr<Figures> RunLive(const Run& run, int live, bool stalled) {
                            std::max(PercentileMs(&got.early_ns, 0.99), 1e-9);
     }
   }
-  f[kServerCpuS] = after.cpu_s - before.cpu_s;
-  f[kServerCpuUsPerMsg] = f[kServerCpuS] * 1e6 / std::max(messages, 1.0);
-  f[kServerPeakRssMib] = static_cast<double>(after.hwm_kib) / 1024;
-  f[kToolCpuS] = tool_cpu;
-  f[kToolCpuUsPerMsg] = tool_cpu * 1e6 / std::max(messages, 1.0);
+  FillCpu(before, after, tool_cpu, messages, &f);
   f[kRssGrowthMib] = static_cast<double>(after.hwm_kib - before.rss_kib) / 1024;
   return f;
 }
@@ -495,27 +518,22 @@ absl::StatusOr<Figures> RunCatchUp(const Run& run) {
     return live;
   }
   const Scenario& s = run.scenario;
-  absl::StatusOr<std::unique_ptr<TempDir>> dir =
-      TempDir::Create(run.options.tmpdir);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<int> port = RedisPort(run);
-  if (!port.ok()) return port.status();
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      StartServer(run, **dir, *port);
-  if (!server.ok()) return server.status();
-  absl::Status preloaded = Preload(run, **server);
+  absl::StatusOr<Running> running = StartFresh(run);
+  if (!running.ok()) return running.status();
+  ServerProcess& server = *running->server;
+  absl::Status preloaded = Preload(run, server);
   if (!preloaded.ok()) return preloaded;
-  const ProcessSample before = SampleProcess((*server)->pid());
+  const ProcessSample before = SampleProcess(server.pid());
   const double tool_before = OwnCpuSeconds();
   const int64_t start_ns = NowNanos();
   Progress progress;
-  auto subscribers = Attach(run, **server, 1, false, true, &progress);
+  auto subscribers = Attach(run, server, 1, false, true, &progress);
   if (!subscribers.ok()) return subscribers.status();
   progress.Await(s.count, absl::Seconds(run.options.idle_timeout_s));
-  const ProcessSample after = SampleProcess((*server)->pid());
+  const ProcessSample after = SampleProcess(server.pid());
   const double tool_cpu = OwnCpuSeconds() - tool_before;
   Deliveries got = Collect(&*subscribers, 1, s.count);
-  absl::Status stopped = StopServer(**server);
+  absl::Status stopped = StopServer(server);
   if (!stopped.ok()) return stopped;
   Figures f = NoFigures();
   f[kDeliveriesPerS] =
@@ -523,33 +541,23 @@ absl::StatusOr<Figures> RunCatchUp(const Run& run) {
       (static_cast<double>(std::max(got.last_ns, start_ns + 1) - start_ns) /
        1e9);
   f[kLost] = static_cast<double>(got.lost);
-  f[kServerCpuS] = after.cpu_s - before.cpu_s;
-  const auto messages = static_cast<double>(std::max<int64_t>(got.unique, 1));
-  f[kServerCpuUsPerMsg] = f[kServerCpuS] * 1e6 / messages;
-  f[kServerPeakRssMib] = static_cast<double>(after.hwm_kib) / 1024;
-  f[kToolCpuS] = tool_cpu;
-  f[kToolCpuUsPerMsg] = tool_cpu * 1e6 / messages;
+  FillCpu(before, after, tool_cpu, static_cast<double>(got.unique), &f);
   return f;
 }
 
 // Subscribers attached and idle: the server's memory per subscriber.
 absl::StatusOr<Figures> RunIdle(const Run& run) {
-  absl::StatusOr<std::unique_ptr<TempDir>> dir =
-      TempDir::Create(run.options.tmpdir);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<int> port = RedisPort(run);
-  if (!port.ok()) return port.status();
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      StartServer(run, **dir, *port);
-  if (!server.ok()) return server.status();
-  const ProcessSample before = SampleProcess((*server)->pid());
+  absl::StatusOr<Running> running = StartFresh(run);
+  if (!running.ok()) return running.status();
+  ServerProcess& server = *running->server;
+  const ProcessSample before = SampleProcess(server.pid());
   Progress progress;
   const int n = run.scenario.subscribers;
-  auto subscribers = Attach(run, **server, n, false, false, &progress);
+  auto subscribers = Attach(run, server, n, false, false, &progress);
   if (!subscribers.ok()) return subscribers.status();
-  const ProcessSample after = SampleProcess((*server)->pid());
+  const ProcessSample after = SampleProcess(server.pid());
   Collect(&*subscribers, 0, 0);
-  absl::Status stopped = StopServer(**server);
+  absl::Status stopped = StopServer(server);
   if (!stopped.ok()) return stopped;
   Figures f = NoFigures();
   f[kKibPerSubscriber] =
@@ -574,31 +582,23 @@ absl::StatusOr<Figures> RunStalled(const Run& run) {
 // from the start until it serves (dipwired and the bare server: "listening
 // on" and a Subscribe answered; Redis: PING answered, not LOADING).
 absl::StatusOr<Figures> RunRestart(const Run& run) {
-  absl::StatusOr<std::unique_ptr<TempDir>> dir =
-      TempDir::Create(run.options.tmpdir);
-  if (!dir.ok()) return dir.status();
-  absl::StatusOr<int> port = RedisPort(run);
-  if (!port.ok()) return port.status();
-  {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        StartServer(run, **dir, *port);
-    if (!server.ok()) return server.status();
-    absl::Status preloaded = Preload(run, **server);
-    if (!preloaded.ok()) return preloaded;
-    absl::Status stopped = StopServer(**server);
-    if (!stopped.ok()) return stopped;
-  }
+  absl::StatusOr<Running> running = StartFresh(run);
+  if (!running.ok()) return running.status();
+  absl::Status preloaded = Preload(run, *running->server);
+  if (!preloaded.ok()) return preloaded;
+  absl::Status stopped = StopServer(*running->server);
+  if (!stopped.ok()) return stopped;
   const int64_t start_ns = NowNanos();
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      StartServer(run, **dir, *port);
-  if (!server.ok()) return server.status();
+  absl::Status restarted = StartServer(run, &*running);
+  if (!restarted.ok()) return restarted;
+  ServerProcess& server = *running->server;
   Progress progress;
-  auto subscribers = Attach(run, **server, 1, false, false, &progress);
+  auto subscribers = Attach(run, server, 1, false, false, &progress);
   if (!subscribers.ok()) return subscribers.status();
   const int64_t serving_ns = NowNanos();
-  const ProcessSample after = SampleProcess((*server)->pid());
+  const ProcessSample after = SampleProcess(server.pid());
   Collect(&*subscribers, 0, 0);
-  absl::Status stopped = StopServer(**server);
+  stopped = StopServer(server);
   if (!stopped.ok()) return stopped;
   Figures f = NoFigures();
   f[kServingS] = static_cast<double>(serving_ns - start_ns) / 1e9;
