@@ -94,10 +94,17 @@ void StreamLane(const std::string& address, const Lane& lane,
                 FirstError* error) {
   auto stub =
       AlertService::NewStub(OwnChannel(address, "publisher", lane.index));
-  grpc::ClientContext context;
-  auto stream = stub->PublishStream(&context);
   const int per = shape.events_per_request;
   const int64_t requests = (lane.end - lane.begin + per - 1) / per;
+  grpc::ClientContext context;
+  // Bounds a run against a server that stops answering: the paced time
+  // plus ten minutes.
+  const double paced_s =
+      rate > 0 ? static_cast<double>(lane.end - lane.begin) / rate : 0;
+  context.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::seconds(600 + static_cast<int64_t>(paced_s)));
+  auto stream = stub->PublishStream(&context);
   Window window(shape.in_flight);
   std::atomic<bool> reader_done{false};
   std::thread reader([&] {

@@ -45,6 +45,11 @@ absl::StatusOr<Context> Connect(int port) {
         absl::StrCat("cannot connect to redis on 127.0.0.1:", port, ": ",
                      context == nullptr ? "out of memory" : context->errstr));
   }
+  // Every reply comes within a minute (XREAD blocks for one second), or
+  // the call fails: no run waits forever on a server that hangs.
+  if (redisSetTimeout(context.get(), timeval{60, 0}) != REDIS_OK) {
+    return absl::InternalError("cannot set the redis reply timeout");
+  }
   return context;
 }
 
