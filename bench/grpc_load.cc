@@ -193,8 +193,15 @@ class GrpcSubscriber final
                        absl::FormatDuration(timeout)));
     }
     if (done_.HasBeenNotified()) {
-      return absl::UnavailableError(
-          absl::StrCat("a Subscribe stream ended: ", status_.error_message()));
+      // With the server's code: a bad --filter is INVALID_ARGUMENT.
+      const absl::Status ended = FromGrpcStatus(status_);
+      return ended.ok()
+                 ? absl::UnavailableError(
+                       "a Subscribe stream ended before its first "
+                       "response")
+                 : absl::Status(ended.code(),
+                                absl::StrCat("a Subscribe stream ended: ",
+                                             ended.message()));
     }
     return absl::OkStatus();
   }
