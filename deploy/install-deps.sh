@@ -25,6 +25,8 @@ build_packages=(
   libcurl4-openssl-dev
   # The Python client and dipwire-ingest (client/python/), on /usr/bin/python3.
   python3-grpcio python3-protobuf
+  # dipwire-bench (bench/) compares with Redis Streams through hiredis.
+  libhiredis-dev
 )
 test_packages=(
   libgtest-dev libgmock-dev googletest
@@ -34,6 +36,8 @@ test_packages=(
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
   sqlite3 python3-pytest
+  # dipwire-bench's peer mode starts its own redis-server on 127.0.0.1.
+  redis-server
   # metrics_e2e_test parses /metrics with Prometheus's own text parser.
   python3-prometheus-client
   # deploy/tests: YAML of compose and Kubernetes, systemd-analyze, and

@@ -23,7 +23,7 @@ step "format check (clang-format --dry-run --Werror)"
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   mapfile -t sources < <(git ls-files '*.cc' '*.h')
 else
-  mapfile -t sources < <(find common server client tests -name '*.cc' -o -name '*.h')
+  mapfile -t sources < <(find common server client tests bench -name '*.cc' -o -name '*.h')
 fi
 clang-format --dry-run --Werror "${sources[@]}"
 echo "${#sources[@]} files formatted"

@@ -64,10 +64,20 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_support.h"
+#include "bench/servers.h"
 #include "client/client.h"
 
 namespace {
 
+using dipwire::bench::Mode;
+using dipwire::bench::NowNanos;
+using dipwire::bench::PercentileMs;
+using dipwire::bench::Programs;
+using dipwire::bench::ReadFile;
+using dipwire::bench::ServerProcess;
+using dipwire::bench::TempDir;
+using dipwire::bench::Window;
 using dipwire::client::AlertStream;
 using dipwire::client::Client;
 
@@ -147,22 +157,9 @@ bool Parse(int argc, char** argv, Options* options) {
   return argc % 2 == 1 && options->batch % 2 == 0;
 }
 
-int64_t NowNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 double Mib(int64_t kib) { return static_cast<double>(kib) / 1024.0; }
 
 // --- The machine and the server's memory ----------------------------------
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // The value of the first "key<sep> value" line of `text`, trimmed.
 std::string Field(const std::string& text, absl::string_view key) {
@@ -213,145 +210,6 @@ void PrintMachine(const Options& options) {
       static_cast<long long>(options.rate),
       options.rate == 0 ? " (unlimited)" : "", options.subscribers,
       options.rounds);
-}
-
-// --- The dipwired child process -------------------------------------------
-
-// A dipwired child on 127.0.0.1:0 with its own data directory. Not
-// thread-safe, except Kill, which any thread may call.
-class Server {
- public:
-  // Starts `path` with a fresh data directory `dir`/data (stderr goes to
-  // `dir`/dipwired.log) and waits at most `timeout` for its "listening on"
-  // line.
-  static absl::StatusOr<std::unique_ptr<Server>> Start(const std::string& path,
-                                                       const std::string& dir,
-                                                       absl::Duration timeout);
-
-  Server(const Server&) = delete;
-  Server& operator=(const Server&) = delete;
-  // Kills the server if it still runs and removes the directory.
-  ~Server();
-
-  pid_t pid() const { return pid_; }
-  const std::string& address() const { return address_; }
-  const std::string& dir() const { return dir_; }
-
-  // SIGTERM, then SIGKILL after `timeout`. Returns the exit code.
-  int Stop(absl::Duration timeout);
-  void Kill() const { kill(pid_, SIGKILL); }
-
- private:
-  Server(pid_t pid, std::string dir, int stdout_fd)
-      : pid_(pid), dir_(std::move(dir)), stdout_fd_(stdout_fd) {}
-  // Reads the child's stdout until "listening on HOST:PORT".
-  bool AwaitAddress(absl::Duration timeout);
-
-  pid_t pid_;
-  const std::string dir_;
-  const int stdout_fd_;
-  std::string address_;
-  bool exited_ = false;
-};
-
-absl::StatusOr<std::unique_ptr<Server>> Server::Start(const std::string& path,
-                                                      const std::string& dir,
-                                                      absl::Duration timeout) {
-  std::error_code error;
-  std::filesystem::remove_all(dir, error);
-  if (!std::filesystem::create_directories(dir + "/data", error)) {
-    return absl::InternalError(absl::StrCat("cannot create ", dir, "/data"));
-  }
-  std::vector<std::string> args = {path, "--listen", "127.0.0.1:0",
-                                   "--data-dir", dir + "/data"};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log = dir + "/dipwired.log";
-  const int log_fd =
-      open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  std::array<int, 2> out{};
-  if (log_fd < 0 || pipe2(out.data(), O_CLOEXEC) != 0) {
-    return absl::InternalError("cannot open the server's log or pipe");
-  }
-  const pid_t pid = fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    dup2(out[1], STDOUT_FILENO);
-    dup2(log_fd, STDERR_FILENO);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(out[1]);
-  close(log_fd);
-  if (pid < 0) {
-    close(out[0]);
-    return absl::InternalError("fork failed");
-  }
-  auto server = std::unique_ptr<Server>(new Server(pid, dir, out[0]));
-  if (!server->AwaitAddress(timeout)) {
-    return absl::UnavailableError(absl::StrCat(
-        path, " did not print \"listening on\" within ",
-        absl::FormatDuration(timeout), "; its log:\n", ReadFile(log)));
-  }
-  return server;
-}
-
-bool Server::AwaitAddress(absl::Duration timeout) {
-  const int flags = fcntl(stdout_fd_, F_GETFL);
-  fcntl(stdout_fd_, F_SETFL, flags | O_NONBLOCK);
-  std::string output;
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    std::array<char, 512> buf{};
-    const ssize_t n = read(stdout_fd_, buf.data(), buf.size());
-    if (n == 0) return false;  // the server exited
-    if (n < 0) {
-      absl::SleepFor(absl::Milliseconds(10));
-      continue;
-    }
-    output.append(buf.data(), static_cast<size_t>(n));
-    // Complete lines only: the address may arrive in pieces.
-    const size_t end = output.rfind('\n');
-    if (end == std::string::npos) continue;
-    for (absl::string_view line :
-         absl::StrSplit(absl::string_view(output).substr(0, end), '\n')) {
-      if (absl::ConsumePrefix(&line, "listening on ")) {
-        address_ = std::string(absl::StripAsciiWhitespace(line));
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-int Server::Stop(absl::Duration timeout) {
-  kill(pid_, SIGTERM);
-  const absl::Time deadline = absl::Now() + timeout;
-  int status = 0;
-  while (waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (absl::Now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
-      break;
-    }
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  exited_ = true;
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
-}
-
-Server::~Server() {
-  if (!exited_) {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-  close(stdout_fd_);
-  std::error_code error;
-  std::filesystem::remove_all(dir_, error);
 }
 
 // Samples the server's VmRSS every `interval` on its own thread and keeps
@@ -406,7 +264,7 @@ class Sampler {
 // Thread-safe.
 class Watchdog {
  public:
-  Watchdog(const Server* server, absl::Duration timeout)
+  Watchdog(const ServerProcess* server, absl::Duration timeout)
       : server_(server), timeout_(timeout), thread_([this] { Loop(); }) {}
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
@@ -449,7 +307,7 @@ class Watchdog {
     }
   }
 
-  const Server* const server_;
+  const ServerProcess* const server_;
   const absl::Duration timeout_;
   std::atomic<int64_t> last_progress_{NowNanos()};
   std::atomic<bool> fired_{false};
@@ -587,34 +445,6 @@ struct Published {
   int64_t not_one_alert = 0;  // events that did not yield exactly one alert
 };
 
-// Counts requests in flight; the sender waits for room. Thread-safe.
-class Window {
- public:
-  explicit Window(int limit) : limit_(limit) {}
-  // Waits (at most `timeout`) for room and takes a slot.
-  bool Acquire(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    if (!mu_.AwaitWithTimeout(absl::Condition(this, &Window::HasRoom),
-                              timeout)) {
-      return false;
-    }
-    ++in_flight_;
-    return true;
-  }
-  void Release() {
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
-  }
-
- private:
-  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return in_flight_ < limit_;
-  }
-  const int limit_;
-  absl::Mutex mu_;
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 void ReceiveAnswers(dipwire::client::PublishSession& session, int64_t requests,
                     Window& window, Watchdog& watchdog, Published* published) {
   for (int64_t r = 0; r < requests; ++r) {
@@ -703,16 +533,6 @@ struct RunResult {
   Memory catch_up;          // peaks while catching up
 };
 
-double Percentile(std::vector<int64_t>* values, double q) {
-  if (values->empty()) return 0;
-  const auto k =
-      static_cast<size_t>(q * static_cast<double>(values->size() - 1));
-  std::nth_element(values->begin(),
-                   values->begin() + static_cast<std::ptrdiff_t>(k),
-                   values->end());
-  return static_cast<double>((*values)[k]) / 1e6;
-}
-
 void Summarize(const std::vector<Received>& live, int64_t events,
                RunResult* result) {
   std::vector<int64_t> latencies;
@@ -723,9 +543,9 @@ void Summarize(const std::vector<Received>& live, int64_t events,
     result->live_in_order = result->live_in_order && r.order == live[0].order;
     latencies.insert(latencies.end(), r.latency_ns.begin(), r.latency_ns.end());
   }
-  result->p50_ms = Percentile(&latencies, 0.50);
-  result->p99_ms = Percentile(&latencies, 0.99);
-  result->max_ms = Percentile(&latencies, 1.0);
+  result->p50_ms = PercentileMs(&latencies, 0.50);
+  result->p99_ms = PercentileMs(&latencies, 0.99);
+  result->max_ms = PercentileMs(&latencies, 1.0);
 }
 
 // The streams of one run, each on its own Client.
@@ -776,7 +596,7 @@ absl::Status OpenAll(const Options& options, Variant variant,
 }
 
 // Publishes while the live subscribers read; fills the publish figures.
-void PublishPhase(const Options& options, const Server& server,
+void PublishPhase(const Options& options, const ServerProcess& server,
                   Subscribers& subscribers, Watchdog& watchdog,
                   RunResult* result) {
   std::vector<Received> live(static_cast<size_t>(options.subscribers),
@@ -831,15 +651,15 @@ void CatchUpPhase(const Options& options, Subscribers& subscribers,
                        stalled.order == subscribers.live_order;
 }
 
-absl::StatusOr<RunResult> RunVariant(const Options& options, Variant variant,
-                                     int round) {
+absl::StatusOr<RunResult> RunVariant(const Options& options, Variant variant) {
   RunResult result;
   result.variant = variant;
-  absl::StatusOr<std::unique_ptr<Server>> server =
-      Server::Start(options.dipwired,
-                    absl::StrCat(options.tmpdir, "/stall_bench.", getpid(), ".",
-                                 round, ".", Name(variant)),
-                    absl::Seconds(30));
+  absl::StatusOr<std::unique_ptr<TempDir>> dir =
+      TempDir::Create(options.tmpdir);
+  if (!dir.ok()) return dir.status();
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
+      Mode::kDipwire, Programs{options.dipwired, "", ""}, (*dir)->path(),
+      /*fsync_always=*/false, /*redis_port=*/0, absl::Seconds(30));
   if (!server.ok()) return server.status();
   Sampler sampler((*server)->pid(), absl::Milliseconds(options.sample_ms));
   result.start = sampler.Take();
@@ -865,8 +685,7 @@ absl::StatusOr<RunResult> RunVariant(const Options& options, Variant variant,
   const int exit_code = (*server)->Stop(absl::Seconds(20));
   if (!failure.empty()) {
     return absl::InternalError(
-        absl::StrCat(failure, "; server log:\n",
-                     ReadFile((*server)->dir() + "/dipwired.log")));
+        absl::StrCat(failure, "; server log:\n", ReadFile((*server)->log())));
   }
   if (exit_code != 0) {
     return absl::InternalError(
@@ -1012,7 +831,7 @@ int main(int argc, char** argv) {
       // first (on a cold disk cache) or last.
       const Variant variant =
           options.variants[(i + static_cast<size_t>(round - 1)) % count];
-      absl::StatusOr<RunResult> run = RunVariant(options, variant, round);
+      absl::StatusOr<RunResult> run = RunVariant(options, variant);
       if (!run.ok()) {
         std::fprintf(stderr, "stall_bench: round %d, variant %s: %s\n", round,
                      Name(variant), run.status().ToString().c_str());
