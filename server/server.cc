@@ -1,5 +1,8 @@
 #include "server/server.h"
 
+#include <fstream>
+#include <memory>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -11,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
+#include "server/auth.h"
 #include "server/executor.h"
 #include "server/publish_pipeline.h"
 #include "server/sqlite_event_store.h"
@@ -34,12 +38,46 @@ absl::StatusOr<std::string> HostOf(const std::string& listen) {
   return listen.substr(0, colon);
 }
 
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in)
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  return contents.str();
+}
+
+// Plaintext, or TLS from `tls`'s PEM files, with client certificates
+// required and verified when a client CA is set. gRPC checks that the key
+// matches the certificate only when the port is bound (Start reports that
+// as UNAVAILABLE).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const TlsFiles& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls.client_ca_file.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  DIPWIRE_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file));
+  DIPWIRE_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(tls.client_ca_file));
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 class Server::Impl {
  public:
   absl::Status Start(const ServerOptions& options) {
     DIPWIRE_ASSIGN_OR_RETURN(host_, HostOf(options.listen));
+    DIPWIRE_RETURN_IF_ERROR(CheckServerOptions(options));
+    DIPWIRE_ASSIGN_OR_RETURN(
+        std::shared_ptr<grpc::ServerCredentials> credentials,
+        ServerCredentials(options.tls));
     SqliteEventStoreOptions store_options;
     store_options.data_dir = options.data_dir;
     DIPWIRE_ASSIGN_OR_RETURN(store_, SqliteEventStore::Open(store_options));
@@ -61,13 +99,15 @@ class Server::Impl {
         sinks_, WebhookSinks::Start(options.sinks, store_.get(), hub_.get(),
                                     Clock::Real()));
     executor_ = std::make_unique<Executor>(kListingThreads);
+    if (!options.tokens.empty()) {
+      auth_ = std::make_unique<Authenticator>(options.tokens, Clock::Real());
+    }
     service_ = std::make_unique<AlertServiceImpl>(
         pipeline_.get(), hub_.get(), store_.get(), executor_.get(),
-        Clock::Real(), limits, sinks_.get());
+        Clock::Real(), limits, sinks_.get(), auth_.get());
 
     grpc::ServerBuilder builder;
-    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort(options.listen, credentials, &port_);
     builder.RegisterService(service_.get());
     // gRPC refuses a larger request itself, with RESOURCE_EXHAUSTED.
     builder.SetMaxReceiveMessageSize(limits.max_message_bytes);
@@ -103,6 +143,7 @@ class Server::Impl {
     executor_.reset();
     server_.reset();
     service_.reset();
+    auth_.reset();
     sinks_.reset();
     pipeline_.reset();
     hub_.reset();
@@ -122,6 +163,7 @@ class Server::Impl {
   std::unique_ptr<PublishPipeline> pipeline_;
   std::unique_ptr<WebhookSinks> sinks_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AlertServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
 
