@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, value] : flags.overrides) {
     const absl::Status status = ApplyFlag(name, value, &options);
     if (!status.ok()) {
-      std::cerr << "dipwired: " << status.message() << "\n";
+      std::cerr << "dipwired: " << status.message() << "\n" << Usage();
       return 2;
     }
   }
