@@ -24,6 +24,8 @@ test_packages=(
   # package of clang, and without it -fsanitize fails to link.
   clang clang-14 libclang-rt-14-dev clang-format clang-tidy
   sqlite3 python3-pytest
+  # TLS tests make their certificates with the openssl command.
+  openssl
 )
 
 case "$mode" in
