@@ -1,8 +1,6 @@
 #include "server/server.h"
 
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -38,15 +36,6 @@ absl::StatusOr<std::string> HostOf(const std::string& listen) {
   return listen.substr(0, colon);
 }
 
-absl::StatusOr<std::string> ReadPem(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in)
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
-  return contents.str();
-}
-
 // Plaintext, or TLS from `tls`'s PEM files, with client certificates
 // required and verified when a client CA is set. gRPC checks that the key
 // matches the certificate only when the port is bound (Start reports that
@@ -59,11 +48,12 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
           ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
           : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  DIPWIRE_ASSIGN_OR_RETURN(pair.cert_chain, ReadPem(tls.cert_file));
-  DIPWIRE_ASSIGN_OR_RETURN(pair.private_key, ReadPem(tls.key_file));
+  DIPWIRE_ASSIGN_OR_RETURN(pair.cert_chain, ReadFileContents(tls.cert_file));
+  DIPWIRE_ASSIGN_OR_RETURN(pair.private_key, ReadFileContents(tls.key_file));
   ssl.pem_key_cert_pairs.push_back(std::move(pair));
   if (!tls.client_ca_file.empty()) {
-    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(tls.client_ca_file));
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                             ReadFileContents(tls.client_ca_file));
   }
   return grpc::SslServerCredentials(ssl);
 }

@@ -89,20 +89,10 @@ absl::Status ParseConfigMessage(absl::string_view text,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
-  }
-  return contents.str();
-}
-
 // Reads the file at `path` into `message`; errors start with the path.
 absl::Status ReadConfigMessage(const std::string& path,
                                google::protobuf::Message* message) {
-  DIPWIRE_ASSIGN_OR_RETURN(const std::string text, ReadFile(path));
+  DIPWIRE_ASSIGN_OR_RETURN(const std::string text, ReadFileContents(path));
   const absl::Status parsed = ParseConfigMessage(text, path, message);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(
@@ -378,7 +368,7 @@ bool IsLoopback(absl::string_view host) {
 
 // Checks that the file `path`, named by `name`, is readable PEM.
 absl::Status CheckPemFile(const std::string& path, absl::string_view name) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = ReadFileContents(path);
   if (!text.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": ", text.status().message()));
@@ -391,6 +381,16 @@ absl::Status CheckPemFile(const std::string& path, absl::string_view name) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadFileContents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
+  }
+  return contents.str();
+}
 
 absl::StatusOr<v1::ServerConfig> ParseServerConfig(
     absl::string_view text, absl::string_view file_name) {
