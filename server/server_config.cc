@@ -478,9 +478,9 @@ absl::Status ApplyServerConfig(const v1::ServerConfig& config,
   if (config.insecure_listen()) options->insecure_listen = true;
   // One LimitsConfig field per limit flag: "--max-streams" is max_streams.
   const google::protobuf::Reflection* reflection =
-      config.limits().GetReflection();
+      v1::LimitsConfig::GetReflection();
   const google::protobuf::Descriptor* descriptor =
-      config.limits().GetDescriptor();
+      v1::LimitsConfig::descriptor();
   for (const LimitFlag& flag : LimitFlags()) {
     std::string name(absl::StripPrefix(flag.name, "--"));
     std::replace(name.begin(), name.end(), '-', '_');
