@@ -90,13 +90,13 @@ absl::Status Authenticator::ChargePublish(const Caller& caller,
                                           int64_t events) const {
   const TokenSpec& spec = caller.spec();
   if (spec.publish_events_per_second <= 0) return absl::OkStatus();
-  const std::string limit = absl::StrFormat(
-      "token \"%s\" may publish %g events/s, burst %d", spec.name,
-      spec.publish_events_per_second, spec.publish_burst);
+  const std::string limit =
+      absl::StrFormat("token \"%s\" (%g events/s, burst %d)", spec.name,
+                      spec.publish_events_per_second, spec.publish_burst);
   if (events > spec.publish_burst) {
     return absl::ResourceExhaustedError(
-        absl::StrCat("a batch of ", events, " events is more than ", limit,
-                     ": send smaller batches"));
+        absl::StrCat("a batch of ", events, " events is over the burst of ",
+                     limit, ": send smaller batches"));
   }
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&caller.mu_);
@@ -112,7 +112,7 @@ absl::Status Authenticator::ChargePublish(const Caller& caller,
     const double wait_seconds =
         (wanted - caller.available_) / spec.publish_events_per_second;
     return absl::ResourceExhaustedError(
-        absl::StrCat("publish rate limit: ", limit, "; retry in ",
+        absl::StrCat("over the publish rate of ", limit, "; retry in ",
                      absl::FormatDuration(
                          absl::Milliseconds(std::ceil(wait_seconds * 1000)))));
   }

@@ -386,16 +386,16 @@ TEST_F(TokenServerTest, TokenOverItsRateIsRefusedNamingTheLimit) {
   // A batch larger than the burst can never pass.
   EXPECT_THAT(limited->Publish(Events(4)),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("a batch of 4 events is more than token "
-                                 "\"limited\" may publish 0.001 events/s, "
-                                 "burst 3")));
+                       HasSubstr("a batch of 4 events is over the burst of "
+                                 "token \"limited\" (0.001 events/s, "
+                                 "burst 3)")));
   // Events count, not requests: 2 + 1 fill the burst of 3.
   EXPECT_THAT(limited->Publish(Events(2)), IsOk());
   EXPECT_THAT(PublishOverStream(*limited, Events(1)), IsOk());
   EXPECT_THAT(limited->Publish(Events(1)),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       AllOf(HasSubstr("token \"limited\""),
-                             HasSubstr("0.001 events/s, burst 3"),
+                       AllOf(HasSubstr("over the publish rate of token "
+                                       "\"limited\" (0.001 events/s, burst 3)"),
                              HasSubstr("retry in"))));
   // On PublishStream the refused request is answered with the error, and
   // nothing of it is stored.

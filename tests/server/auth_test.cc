@@ -120,8 +120,8 @@ TEST_F(AuthTest, BatchLargerThanTheBurstIsRefusedAtOnce) {
       *auth.Authorize("Bearer dw_wire", Role::kPublish);
   EXPECT_THAT(auth.ChargePublish(*caller, 11),
               StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("a batch of 11 events is more than token "
-                                 "\"wire\" may publish 5 events/s, burst 10")));
+                       HasSubstr("a batch of 11 events is over the burst of "
+                                 "token \"wire\" (5 events/s, burst 10)")));
   // Nothing was taken.
   EXPECT_THAT(auth.ChargePublish(*caller, 10), IsOk());
 }
