@@ -111,7 +111,10 @@ class Server::Impl {
     if (server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(
           absl::StrCat("cannot listen on ", options.listen,
-                       " (address in use or not available here)"));
+                       " (address in use or not available here",
+                       options.tls.cert_file.empty()
+                           ? ")"
+                           : ", or --tls-key is not the key of --tls-cert)"));
     }
     return absl::OkStatus();
   }

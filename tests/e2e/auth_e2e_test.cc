@@ -566,6 +566,15 @@ TEST_F(TlsTest, MutualTlsRefusesAClientWithoutACertificate) {
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
+TEST_F(TlsTest, KeyOfAnotherCertificateStopsTheServer) {
+  const DipwiredRun run =
+      RunDipwired({"--listen", "127.0.0.1:0", "--data-dir",
+                   NewTempDir("tls-mismatch") + "/data", "--tls-cert",
+                   certs_->server_cert, "--tls-key", certs_->client_key});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("--tls-key is not the key of --tls-cert"));
+}
+
 TEST_F(TlsTest, CliConnectsWithTheTlsFlags) {
   ASSERT_NE(mtls_, nullptr);
   std::string err;
