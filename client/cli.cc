@@ -247,14 +247,18 @@ absl::StatusOr<Args> SplitArgs(int argc, char** argv) {
 }
 
 // The flags every command takes.
-const std::set<absl::string_view> kConnectionFlags = {
-    "server", "timeout", "tls-ca", "tls-cert", "tls-key", "token"};
+bool IsConnectionFlag(absl::string_view name) {
+  constexpr std::array<absl::string_view, 6> kConnectionFlags = {
+      "server", "timeout", "tls-ca", "tls-cert", "tls-key", "token"};
+  return std::find(kConnectionFlags.begin(), kConnectionFlags.end(), name) !=
+         kConnectionFlags.end();
+}
 
 // Checks that every flag is one `command` takes.
 absl::Status CheckFlags(const Args& args,
                         const std::set<absl::string_view>& allowed) {
   for (const auto& [name, value] : args.flags) {
-    if (kConnectionFlags.count(name) > 0 || allowed.count(name) > 0) {
+    if (IsConnectionFlag(name) || allowed.count(name) > 0) {
       continue;
     }
     return absl::InvalidArgumentError(

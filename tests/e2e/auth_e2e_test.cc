@@ -110,7 +110,7 @@ absl::Status PublishOverStream(client::Client& client,
   (*session)->Send(request).IgnoreError();
   v1::PublishResponse response;
   absl::StatusOr<bool> received = (*session)->Receive(&response);
-  const absl::Status finished = (*session)->Finish();
+  absl::Status finished = (*session)->Finish();
   if (!finished.ok()) return finished;
   if (!received.ok()) return received.status();
   if (response.has_error()) {
@@ -234,6 +234,9 @@ absl::string_view TokenFor(Credential credential, Need need) {
   return "";
 }
 
+// The server of AuthMatrixTest, for all its tests.
+DipwiredProcess* matrix_server = nullptr;
+
 class AuthMatrixTest
     : public ::testing::TestWithParam<std::tuple<size_t, Credential>> {
  protected:
@@ -250,10 +253,10 @@ class AuthMatrixTest
             // Nothing listens there: the sink's alerts wait in retries.
             "sinks { name: \"", kSink,
             "\" url: \"http://127.0.0.1:9/hook\" }\n"));
-    server_ = StartDipwired({"--config", config}).release();
-    ASSERT_NE(server_, nullptr);
+    matrix_server = StartDipwired({"--config", config}).release();
+    ASSERT_NE(matrix_server, nullptr);
     // An alert to acknowledge, and the durable subscription to ack it for.
-    auto admin = ConnectWithToken(server_->address(), kAdminToken);
+    auto admin = ConnectWithToken(matrix_server->address(), kAdminToken);
     ASSERT_NE(admin, nullptr);
     absl::StatusOr<v1::PublishResponse> published = admin->Publish(OneEvent());
     ASSERT_THAT(published, IsOk());
@@ -270,17 +273,13 @@ class AuthMatrixTest
   }
 
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_THAT(server_->Stop(SIGTERM, absl::Seconds(30)), IsOk());
+    if (matrix_server != nullptr) {
+      EXPECT_THAT(matrix_server->Stop(SIGTERM, absl::Seconds(30)), IsOk());
     }
-    delete server_;
-    server_ = nullptr;
+    delete matrix_server;
+    matrix_server = nullptr;
   }
-
-  static DipwiredProcess* server_;
 };
-
-DipwiredProcess* AuthMatrixTest::server_ = nullptr;
 
 std::string MatrixTestName(
     const ::testing::TestParamInfo<std::tuple<size_t, Credential>>& info) {
@@ -292,11 +291,11 @@ std::string MatrixTestName(
 }
 
 TEST_P(AuthMatrixTest, CallAnswersAsTheTokenAllows) {
-  ASSERT_NE(server_, nullptr);
+  ASSERT_NE(matrix_server, nullptr);
   const auto& [index, credential] = GetParam();
   const Rpc& rpc = Rpcs()[index];
-  auto client =
-      ConnectWithToken(server_->address(), TokenFor(credential, rpc.need));
+  auto client = ConnectWithToken(matrix_server->address(),
+                                 TokenFor(credential, rpc.need));
   ASSERT_NE(client, nullptr);
   const absl::Status status = rpc.call(*client);
   switch (credential) {
@@ -335,6 +334,7 @@ int RunCliWith(const std::vector<std::string>& args, std::string* err) {
   std::vector<std::string> all = {"dipwire"};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(all.size());
   for (std::string& arg : all) argv.push_back(arg.data());
   std::istringstream in;
   std::ostringstream out;
@@ -344,6 +344,9 @@ int RunCliWith(const std::vector<std::string>& args, std::string* err) {
   *err = err_stream.str();
   return status;
 }
+
+// The server of TokenServerTest, for all its tests.
+DipwiredProcess* token_server = nullptr;
 
 class TokenServerTest : public ::testing::Test {
  protected:
@@ -360,26 +363,22 @@ class TokenServerTest : public ::testing::Test {
                      TokenLine("publisher", kPublisherToken, "PUBLISH"),
                      TokenLine("subscriber", kSubscriberToken, "SUBSCRIBE"),
                      "}\n"));
-    server_ = StartDipwired({"--config", config}).release();
+    token_server = StartDipwired({"--config", config}).release();
   }
 
   static void TearDownTestSuite() {
-    if (server_ != nullptr) {
-      EXPECT_THAT(server_->Stop(SIGTERM, absl::Seconds(30)), IsOk());
+    if (token_server != nullptr) {
+      EXPECT_THAT(token_server->Stop(SIGTERM, absl::Seconds(30)), IsOk());
     }
-    delete server_;
-    server_ = nullptr;
+    delete token_server;
+    token_server = nullptr;
   }
-
-  static DipwiredProcess* server_;
 };
 
-DipwiredProcess* TokenServerTest::server_ = nullptr;
-
 TEST_F(TokenServerTest, TokenOverItsRateIsRefusedNamingTheLimit) {
-  ASSERT_NE(server_, nullptr);
-  auto limited = ConnectWithToken(server_->address(), kLimitedToken);
-  auto publisher = ConnectWithToken(server_->address(), kPublisherToken);
+  ASSERT_NE(token_server, nullptr);
+  auto limited = ConnectWithToken(token_server->address(), kLimitedToken);
+  auto publisher = ConnectWithToken(token_server->address(), kPublisherToken);
   ASSERT_NE(limited, nullptr);
   ASSERT_NE(publisher, nullptr);
 
@@ -402,7 +401,7 @@ TEST_F(TokenServerTest, TokenOverItsRateIsRefusedNamingTheLimit) {
   EXPECT_THAT(PublishOverStream(*limited, Events(1)),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        HasSubstr("token \"limited\"")));
-  auto subscriber = ConnectWithToken(server_->address(), kSubscriberToken);
+  auto subscriber = ConnectWithToken(token_server->address(), kSubscriberToken);
   ASSERT_NE(subscriber, nullptr);
   absl::StatusOr<v1::ListEventsResponse> events = subscriber->ListEvents({});
   ASSERT_THAT(events, IsOk());
@@ -413,9 +412,9 @@ TEST_F(TokenServerTest, TokenOverItsRateIsRefusedNamingTheLimit) {
 
 // The CLI takes the token from DIPWIRE_TOKEN (or --token).
 TEST_F(TokenServerTest, CliSendsTheTokenOfTheEnvironment) {
-  ASSERT_NE(server_, nullptr);
+  ASSERT_NE(token_server, nullptr);
   const std::vector<std::string> args = {
-      "alerts", absl::StrCat("--server=", server_->address())};
+      "alerts", absl::StrCat("--server=", token_server->address())};
   std::string err;
   // NOLINTNEXTLINE(concurrency-mt-unsafe): the test's only thread.
   ASSERT_EQ(unsetenv("DIPWIRE_TOKEN"), 0);
@@ -481,29 +480,37 @@ void MakeCertificates(const std::string& dir, TestCertificates* certs) {
   certs->client_key = absl::StrCat(dir, "/client.key");
 }
 
+// TlsTest's certificates and servers, for all its tests: one serves TLS
+// without asking for client certificates, the other requires them, signed
+// by tls_certs->ca.
+TestCertificates* tls_certs = nullptr;
+DipwiredProcess* tls_server = nullptr;
+DipwiredProcess* mtls_server = nullptr;
+
 class TlsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    certs_ = new TestCertificates;
-    MakeCertificates(NewTempDir("tls-certs"), certs_);
-    tls_ = StartDipwired({"--tls-cert", certs_->server_cert, "--tls-key",
-                          certs_->server_key})
-               .release();
-    mtls_ = StartDipwired({"--tls-cert", certs_->server_cert, "--tls-key",
-                           certs_->server_key, "--tls-client-ca", certs_->ca})
-                .release();
+    tls_certs = new TestCertificates;
+    MakeCertificates(NewTempDir("tls-tls_certs"), tls_certs);
+    tls_server = StartDipwired({"--tls-cert", tls_certs->server_cert,
+                                "--tls-key", tls_certs->server_key})
+                     .release();
+    mtls_server =
+        StartDipwired({"--tls-cert", tls_certs->server_cert, "--tls-key",
+                       tls_certs->server_key, "--tls-client-ca", tls_certs->ca})
+            .release();
   }
 
   static void TearDownTestSuite() {
-    for (DipwiredProcess** server : {&tls_, &mtls_}) {
+    for (DipwiredProcess** server : {&tls_server, &mtls_server}) {
       if (*server != nullptr) {
         EXPECT_THAT((*server)->Stop(SIGTERM, absl::Seconds(30)), IsOk());
       }
       delete *server;
       *server = nullptr;
     }
-    delete certs_;
-    certs_ = nullptr;
+    delete tls_certs;
+    tls_certs = nullptr;
   }
 
   static absl::Status PublishWith(const DipwiredProcess& server,
@@ -513,56 +520,46 @@ class TlsTest : public ::testing::Test {
     if (client == nullptr) return absl::InternalError("no client");
     return client->Publish(OneEvent()).status();
   }
-
-  static TestCertificates* certs_;
-  // Serves TLS; client certificates are not asked for.
-  static DipwiredProcess* tls_;
-  // Serves TLS and requires client certificates signed by certs_->ca.
-  static DipwiredProcess* mtls_;
 };
 
-TestCertificates* TlsTest::certs_ = nullptr;
-DipwiredProcess* TlsTest::tls_ = nullptr;
-DipwiredProcess* TlsTest::mtls_ = nullptr;
-
 TEST_F(TlsTest, ClientTrustingTheCaIsServedOverTls) {
-  ASSERT_NE(tls_, nullptr);
+  ASSERT_NE(tls_server, nullptr);
   client::ClientOptions options;
-  options.tls_ca_file = certs_->ca;
-  EXPECT_THAT(PublishWith(*tls_, options), IsOk());
+  options.tls_ca_file = tls_certs->ca;
+  EXPECT_THAT(PublishWith(*tls_server, options), IsOk());
 }
 
 TEST_F(TlsTest, PlaintextClientOrUntrustedServerCertificateIsRefused) {
-  ASSERT_NE(tls_, nullptr);
-  EXPECT_THAT(PublishWith(*tls_, client::ClientOptions()),
+  ASSERT_NE(tls_server, nullptr);
+  EXPECT_THAT(PublishWith(*tls_server, client::ClientOptions()),
               StatusIs(absl::StatusCode::kUnavailable));
   client::ClientOptions options;
-  options.tls_ca_file = certs_->other_ca;
-  EXPECT_THAT(PublishWith(*tls_, options),
+  options.tls_ca_file = tls_certs->other_ca;
+  EXPECT_THAT(PublishWith(*tls_server, options),
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
 TEST_F(TlsTest, MutualTlsServesAClientWithItsCertificate) {
-  ASSERT_NE(mtls_, nullptr);
+  ASSERT_NE(mtls_server, nullptr);
   client::ClientOptions options;
-  options.tls_ca_file = certs_->ca;
-  options.tls_cert_file = certs_->client_cert;
-  options.tls_key_file = certs_->client_key;
-  EXPECT_THAT(PublishWith(*mtls_, options), IsOk());
+  options.tls_ca_file = tls_certs->ca;
+  options.tls_cert_file = tls_certs->client_cert;
+  options.tls_key_file = tls_certs->client_key;
+  EXPECT_THAT(PublishWith(*mtls_server, options), IsOk());
 }
 
 TEST_F(TlsTest, MutualTlsRefusesAClientWithoutACertificate) {
-  ASSERT_NE(mtls_, nullptr);
+  ASSERT_NE(mtls_server, nullptr);
   client::ClientOptions options;
-  options.tls_ca_file = certs_->ca;
-  EXPECT_THAT(PublishWith(*mtls_, options),
+  options.tls_ca_file = tls_certs->ca;
+  EXPECT_THAT(PublishWith(*mtls_server, options),
               StatusIs(absl::StatusCode::kUnavailable));
   // A certificate from another CA is no better: the server's own one,
   // presented as a client's, is signed by the right CA but is no client
   // certificate (extendedKeyUsage serverAuth).
-  options.tls_cert_file = certs_->server_cert;
-  options.tls_key_file = certs_->server_key;
-  EXPECT_THAT(PublishWith(*mtls_, options),
+  options.tls_cert_file = tls_certs->server_cert;
+  options.tls_key_file = tls_certs->server_key;
+  EXPECT_THAT(PublishWith(*mtls_server, options),
               StatusIs(absl::StatusCode::kUnavailable));
 }
 
@@ -570,26 +567,28 @@ TEST_F(TlsTest, KeyOfAnotherCertificateStopsTheServer) {
   const DipwiredRun run =
       RunDipwired({"--listen", "127.0.0.1:0", "--data-dir",
                    NewTempDir("tls-mismatch") + "/data", "--tls-cert",
-                   certs_->server_cert, "--tls-key", certs_->client_key});
+                   tls_certs->server_cert, "--tls-key", tls_certs->client_key});
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.err, HasSubstr("--tls-key is not the key of --tls-cert"));
 }
 
 TEST_F(TlsTest, CliConnectsWithTheTlsFlags) {
-  ASSERT_NE(mtls_, nullptr);
+  ASSERT_NE(mtls_server, nullptr);
   std::string err;
-  EXPECT_EQ(RunCliWith({"events", absl::StrCat("--server=", mtls_->address()),
-                        absl::StrCat("--tls-ca=", certs_->ca),
-                        absl::StrCat("--tls-cert=", certs_->client_cert),
-                        absl::StrCat("--tls-key=", certs_->client_key)},
-                       &err),
-            0)
+  EXPECT_EQ(
+      RunCliWith({"events", absl::StrCat("--server=", mtls_server->address()),
+                  absl::StrCat("--tls-ca=", tls_certs->ca),
+                  absl::StrCat("--tls-cert=", tls_certs->client_cert),
+                  absl::StrCat("--tls-key=", tls_certs->client_key)},
+                 &err),
+      0)
       << err;
   // Without the client certificate the server refuses the connection.
-  EXPECT_EQ(RunCliWith({"events", absl::StrCat("--server=", mtls_->address()),
-                        absl::StrCat("--tls-ca=", certs_->ca)},
-                       &err),
-            1);
+  EXPECT_EQ(
+      RunCliWith({"events", absl::StrCat("--server=", mtls_server->address()),
+                  absl::StrCat("--tls-ca=", tls_certs->ca)},
+                 &err),
+      1);
 }
 
 // ---------------------------------------------------------------------------
