@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <istream>
 #include <map>
@@ -23,18 +24,21 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/client.h"
 #include "common/proto_json.h"
 #include "common/status_macros.h"
+#include "common/token.h"
 
 namespace dipwire::client {
 namespace {
@@ -93,12 +97,26 @@ Commands:
                        Exit status 0 if SERVING, 1 if not or unreachable: the
                        probe of the Dockerfile and of Kubernetes.
       --service NAME     a service's health (default: the whole server)
+  tokens new NAME --roles ROLE[,ROLE...]
+                       Make a bearer token for the server: prints the fresh
+                       random token (only this once: keep it secret) and the
+                       line to add to the server's config file, which holds
+                       only the token's SHA-256. NAME (1-64 of A-Z a-z 0-9
+                       . _ -) says who holds it; ROLEs are publish,
+                       subscribe, admin. Contacts no server.
   help                 Show this help (also --help, -h).
 
 Flags of every command:
   --server HOST:PORT     the dipwired server (default 127.0.0.1:50051)
   --timeout DURATION     deadline of each request, e.g. 500ms, 10s (default
                          30s; subscribe streams have none)
+  --tls-ca PEM           connect with TLS, trusting the CAs in this file
+  --tls-cert PEM, --tls-key PEM
+                         a client certificate and its key, for a server that
+                         requires one (mutual TLS); they also turn TLS on
+  --token TOKEN          a bearer token for a server with authentication;
+                         prefer the environment variable DIPWIRE_TOKEN (a
+                         command line shows in ps)
 
 A flag is written "--flag value" or "--flag=value"; --no-reconnect takes no
 value.
@@ -233,11 +251,19 @@ absl::StatusOr<Args> SplitArgs(int argc, char** argv) {
   return args;
 }
 
+// The flags every command takes.
+bool IsConnectionFlag(absl::string_view name) {
+  constexpr std::array<absl::string_view, 6> kConnectionFlags = {
+      "server", "timeout", "tls-ca", "tls-cert", "tls-key", "token"};
+  return std::find(kConnectionFlags.begin(), kConnectionFlags.end(), name) !=
+         kConnectionFlags.end();
+}
+
 // Checks that every flag is one `command` takes.
 absl::Status CheckFlags(const Args& args,
                         const std::set<absl::string_view>& allowed) {
   for (const auto& [name, value] : args.flags) {
-    if (name == "server" || name == "timeout" || allowed.count(name) > 0) {
+    if (IsConnectionFlag(name) || allowed.count(name) > 0) {
       continue;
     }
     return absl::InvalidArgumentError(
@@ -299,6 +325,31 @@ absl::StatusOr<ClientOptions> ClientFlags(const Args& args) {
   DIPWIRE_ASSIGN_OR_RETURN(
       options.call_timeout,
       PositiveDurationFlag(args, "timeout", options.call_timeout));
+  for (const auto& [flag, field] :
+       {std::pair{"tls-ca", &options.tls_ca_file},
+        std::pair{"tls-cert", &options.tls_cert_file},
+        std::pair{"tls-key", &options.tls_key_file}}) {
+    if (const std::string* value = FindFlag(args, flag)) {
+      if (value->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag, " needs a PEM file"));
+      }
+      *field = *value;
+    }
+  }
+  if ((FindFlag(args, "tls-cert") == nullptr) !=
+      (FindFlag(args, "tls-key") == nullptr)) {
+    return absl::InvalidArgumentError(
+        "--tls-cert and --tls-key go together: set both or neither");
+  }
+  if (const std::string* token = FindFlag(args, "token")) {
+    options.token = *token;
+  } else if (const char* env =
+                 // Read-only; no thread of this process sets the
+                 // environment.
+             std::getenv("DIPWIRE_TOKEN")) {  // NOLINT(concurrency-mt-unsafe)
+    options.token = env;
+  }
   return options;
 }
 
@@ -1031,6 +1082,42 @@ absl::Status CheckSubscriptions(const Args& args) {
       R"(subscriptions takes "list" or "delete NAME")");
 }
 
+absl::Status CheckTokens(const Args& args) {
+  const std::vector<std::string>& words = args.positional;
+  if (words.size() != 2 || words.front() != "new") {
+    return absl::InvalidArgumentError(
+        R"(tokens takes "new NAME --roles ROLE[,ROLE...]")");
+  }
+  DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"roles"}));
+  const absl::string_view name = words[1];
+  const bool name_ok =
+      !name.empty() && name.size() <= 64 &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '_' || c == '-';
+      });
+  if (!name_ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", absl::CHexEscape(name),
+                     "\" is not a token name (1 to 64 of A-Z, a-z, 0-9, '.', "
+                     "'_', '-')"));
+  }
+  const std::string* roles = FindFlag(args, "roles");
+  if (roles == nullptr) {
+    return absl::InvalidArgumentError(
+        "--roles is required: publish, subscribe and/or admin, "
+        "comma-separated");
+  }
+  for (const absl::string_view role : absl::StrSplit(*roles, ',')) {
+    if (role != "publish" && role != "subscribe" && role != "admin") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--roles: \"", absl::CHexEscape(role),
+                       "\" is not publish, subscribe or admin"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckListing(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"filter", "output", "limit"}));
   DIPWIRE_RETURN_IF_ERROR(OutputFlag(args).status());
@@ -1045,6 +1132,7 @@ absl::Status CheckCommandFlags(const Args& args) {
   if (command == "subscriptions") return CheckSubscriptions(args);
   if (command == "sinks") return CheckSinks(args);
   if (command == "health") return CheckFlags(args, {"service"});
+  if (command == "tokens") return CheckTokens(args);
   if (command == "help") return CheckFlags(args, {});
   return absl::InvalidArgumentError(
       absl::StrCat("unknown command \"", command, "\""));
@@ -1055,7 +1143,8 @@ absl::Status CheckCommandFlags(const Args& args) {
 absl::Status CheckCommand(const Args& args) {
   DIPWIRE_RETURN_IF_ERROR(CheckCommandFlags(args));
   if (args.command != "publish" && args.command != "subscriptions" &&
-      args.command != "sinks" && !args.positional.empty()) {
+      args.command != "sinks" && args.command != "tokens" &&
+      !args.positional.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         args.command, " takes no argument \"", args.positional.front(), "\""));
   }
@@ -1065,7 +1154,7 @@ absl::Status CheckCommand(const Args& args) {
 // One synopsis line per command, for usage errors.
 std::string Synopsis(absl::string_view command) {
   static constexpr std::array<std::pair<absl::string_view, absl::string_view>,
-                              8>
+                              9>
       kSynopses = {
           {{"publish", "dipwire publish FILE|- [--batch N]"},
            {"subscribe",
@@ -1085,6 +1174,8 @@ std::string Synopsis(absl::string_view command) {
            {"events",
             "dipwire events [--filter EXPR] [--output text|json] [--limit N]"},
            {"health", "dipwire health [--service NAME]"},
+           {"tokens",
+            "dipwire tokens new NAME --roles publish|subscribe|admin[,...]"},
            {"help", "dipwire help"}}};
   std::string text;
   for (const auto& [name, synopsis] : kSynopses) {
@@ -1095,14 +1186,41 @@ std::string Synopsis(absl::string_view command) {
   return text;
 }
 
+// `tokens new NAME --roles ROLE,...`: validated by CheckTokens.
+int RunTokens(const Args& args, std::ostream& out, std::ostream& err) {
+  const std::string& name = args.positional[1];
+  std::vector<std::string> roles;
+  for (const absl::string_view role :
+       absl::StrSplit(*FindFlag(args, "roles"), ',')) {
+    roles.push_back(absl::AsciiStrToUpper(role));
+  }
+  absl::StatusOr<std::string> token = NewToken();
+  if (!token.ok()) {
+    err << "error: " << token.status().message() << "\n";
+    return 1;
+  }
+  out << *token << "\n";
+  out << "tokens { name: \"" << name << "\" sha256: \"" << Sha256Hex(*token)
+      << "\" roles: [" << absl::StrJoin(roles, ", ") << "] }\n";
+  out.flush();
+  err << "The first line is the token, shown only this once: give it to \""
+      << name
+      << "\" (as DIPWIRE_TOKEN) and keep it secret. Add the second line to "
+         "the auth section of dipwired's config file (text format) or its "
+         "tokens_file; the server keeps only the SHA-256.\n";
+  err.flush();
+  return 0;
+}
+
 // Prints a usage error: what is wrong, the synopsis of the command (of all
 // commands when it is not known) and where the details are.
 int UsageError(std::ostream& err, absl::string_view command,
                absl::string_view message) {
   err << "error: " << message << "\n"
       << Synopsis(command)
-      << "Every command also takes --server HOST:PORT and --timeout "
-         "DURATION. Run \"dipwire help\" for details.\n";
+      << "Every command also takes --server HOST:PORT, --timeout DURATION, "
+         "--tls-ca PEM, --tls-cert PEM, --tls-key PEM and --token TOKEN. Run "
+         "\"dipwire help\" for details.\n";
   err.flush();
   return 2;
 }
@@ -1131,6 +1249,7 @@ int RunCli(int argc, char** argv, std::istream& in, std::ostream& out,
   }
   if (args->command == "sinks") return RunSinks(*args, out, err);
   if (args->command == "health") return RunHealth(*args, out, err);
+  if (args->command == "tokens") return RunTokens(*args, out, err);
   return RunEvents(*args, out, err);
 }
 

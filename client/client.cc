@@ -5,12 +5,15 @@
 #include <cmath>
 #include <cstddef>
 #include <deque>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -94,6 +97,85 @@ absl::Status CheckReconnectOptions(const ReconnectOptions& options) {
   }
   return absl::OkStatus();
 }
+
+absl::StatusOr<std::string> ReadPemFile(const std::string& path,
+                                        absl::string_view option) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream contents;
+  contents << in.rdbuf();
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": cannot read ", path));
+  }
+  return contents.str();
+}
+
+// Plaintext, or TLS when a CA or a client certificate is configured.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
+    const ClientOptions& options) {
+  if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
+      options.tls_key_file.empty()) {
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "a client certificate (--tls-cert) and its key (--tls-key) go "
+        "together: set both or neither");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.tls_ca_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                             ReadPemFile(options.tls_ca_file, "--tls-ca"));
+  }
+  if (!options.tls_cert_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                             ReadPemFile(options.tls_cert_file, "--tls-cert"));
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_private_key,
+                             ReadPemFile(options.tls_key_file, "--tls-key"));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+// Adds "authorization: Bearer <token>" to the metadata of every call of the
+// channel: one place for unary calls and both kinds of stream. Metadata
+// rather than call credentials, which gRPC sends only over TLS, while a
+// token also serves a plaintext loopback server.
+class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerTokenInterceptor(const std::string* authorization)
+      : authorization_(authorization) {}
+
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::
+                PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization",
+                                                 *authorization_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* const authorization_;
+};
+
+class BearerTokenInterceptorFactory final
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerTokenInterceptorFactory(absl::string_view token)
+      : authorization_(absl::StrCat("Bearer ", token)) {}
+
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo* /*info*/) override {
+    // gRPC owns and deletes the interceptor; the factory lives as long as
+    // the channel.
+    return new BearerTokenInterceptor(&authorization_);
+  }
+
+ private:
+  const std::string authorization_;
+};
 
 // The status a resumable stream ends with when it gives up: the last
 // retryable status, with its code, saying that it gave up.
@@ -463,14 +545,32 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
         absl::StrCat("the call timeout must be positive, not ",
                      absl::FormatDuration(options.call_timeout)));
   }
+  const bool token_ok = std::all_of(options.token.begin(), options.token.end(),
+                                    [](char c) { return c > ' ' && c < 0x7f; });
+  if (!token_ok) {
+    return absl::InvalidArgumentError(
+        "the token has characters other than printable ASCII (it is not "
+        "one that `dipwire tokens new` made)");
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(
+      std::shared_ptr<grpc::ChannelCredentials> credentials,
+      ChannelCredentials(options));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
-  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      options.server, grpc::InsecureChannelCredentials(), args);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  if (!options.token.empty()) {
+    interceptors.push_back(
+        std::make_unique<BearerTokenInterceptorFactory>(options.token));
+  }
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::experimental::CreateCustomChannelWithInterceptors(
+          options.server, credentials, args, std::move(interceptors));
   return std::unique_ptr<Client>(
       new Client(std::make_unique<Impl>(std::move(channel), options)));
 }

@@ -24,6 +24,17 @@ struct ClientOptions {
   // The deadline of each unary call (Publish, ListAlerts, ...), counted from
   // the moment the call starts. Subscribe streams have none.
   absl::Duration call_timeout = absl::Seconds(30);
+  // TLS: a PEM file of the CAs that sign the server's certificate. Setting
+  // it (or tls_cert_file) turns TLS on; empty with TLS on: the system's
+  // root certificates.
+  std::string tls_ca_file;
+  // A client certificate and its key (PEM files), for a server that
+  // requires one (mutual TLS). Both or neither; they turn TLS on.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // A bearer token sent with every call as "authorization: Bearer <token>"
+  // metadata; empty: none. Printable ASCII without spaces.
+  std::string token;
 };
 
 // What a resumable stream (Client::SubscribeResumable) reports about its
@@ -211,9 +222,11 @@ class Client {
  public:
   // Prepares a channel to `options.server`. Does not contact the server: an
   // unreachable server shows up as UNAVAILABLE from the first call. Returns
-  // INVALID_ARGUMENT for an empty server address or a call_timeout that is
-  // not positive. Uses insecure channel credentials for now (TLS is a
-  // later issue).
+  // INVALID_ARGUMENT for an empty server address, a call_timeout that is
+  // not positive, a TLS file that cannot be read, a certificate without
+  // its key (or the reverse), or a token that cannot go in metadata (the
+  // message never quotes the token). Reads the TLS files; blocks on that
+  // file I/O only.
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       const ClientOptions& options);
 

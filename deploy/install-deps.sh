@@ -43,6 +43,8 @@ test_packages=(
   # deploy/tests: YAML of compose and Kubernetes, systemd-analyze, and
   # docker-compose for its schema check (`config`; it needs no engine).
   python3-yaml systemd docker-compose
+  # TLS tests make their certificates with the openssl command.
+  openssl
 )
 # The packages owning the shared libraries dipwired and dipwire link (their
 # DT_NEEDED entries; apt brings what those need in turn), plus the CA

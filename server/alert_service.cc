@@ -169,6 +169,17 @@ absl::StatusOr<SubscribeSpec> ParseSubscribeRequest(
   return ParseSubscribeRequest(request, filter_limits);
 }
 
+// A streaming call refused before it started (no token, or not the
+// role): finishes at once with `status`.
+template <typename Reactor>
+class RejectedCall final : public Reactor {
+ public:
+  explicit RejectedCall(const absl::Status& status) {
+    this->Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
 // One Subscribe call: the gRPC side of an AlertHub stream. The hub decides
 // what to write and when; this class only moves bytes and reports back.
 class SubscribeReactor final
@@ -243,10 +254,17 @@ class SubscribeReactor final
 class PublishStreamReactor final
     : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse> {
  public:
-  // `event_limits` must outlive the reactor.
+  // `event_limits` must outlive the reactor. `auth` and `caller` are null
+  // without authentication; else each request is charged to the caller's
+  // publish rate.
   PublishStreamReactor(PublishPipeline* pipeline, Clock* clock,
-                       const EventLimits& event_limits)
-      : pipeline_(pipeline), clock_(clock), event_limits_(event_limits) {
+                       const EventLimits& event_limits, Authenticator* auth,
+                       const Authenticator::Caller* caller)
+      : pipeline_(pipeline),
+        clock_(clock),
+        event_limits_(event_limits),
+        auth_(auth),
+        caller_(caller) {
     StartRead(&request_);
   }
 
@@ -260,8 +278,11 @@ class PublishStreamReactor final
       }
       const auto received = std::chrono::steady_clock::now();
       const int events = request_.events_size();
-      const absl::Status valid =
+      absl::Status valid =
           ValidatePublishRequest(request_, clock_->Now(), event_limits_);
+      if (valid.ok() && caller_ != nullptr) {
+        valid = auth_->ChargePublish(*caller_, request_.events_size());
+      }
       if (valid.ok()) {
         pipeline_->Submit(
             std::move(request_),
@@ -386,6 +407,8 @@ class PublishStreamReactor final
   PublishPipeline* const pipeline_;
   Clock* const clock_;
   const EventLimits& event_limits_;
+  Authenticator* const auth_;
+  const Authenticator::Caller* const caller_;
   // Owned by the read side: at most one read is in flight.
   v1::PublishRequest request_;
 
@@ -407,14 +430,46 @@ class PublishStreamReactor final
 AlertServiceImpl::AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub,
                                    EventStore* store, Executor* executor,
                                    Clock* clock, const Limits& limits,
-                                   WebhookSinks* sinks)
+                                   WebhookSinks* sinks, Authenticator* auth)
     : pipeline_(pipeline),
       hub_(hub),
       store_(store),
       executor_(executor),
       clock_(clock),
       limits_(limits),
-      sinks_(sinks) {}
+      sinks_(sinks),
+      auth_(auth) {}
+
+// Authentication is an explicit check at the start of each handler rather
+// than an AuthMetadataProcessor: gRPC runs a processor only on secure
+// credentials (TLS, or local credentials, which refuse non-loopback peers),
+// while tokens must work the same over TLS, plaintext loopback and
+// --insecure-listen behind a proxy. A check per handler also names the role
+// each method needs in one place (the handlers below), and leaves the
+// health service, which must answer without a token, untouched. The token
+// is read from the metadata the client sent with the call, available when
+// the handler runs.
+absl::StatusOr<const Authenticator::Caller*> AlertServiceImpl::Authorize(
+    const grpc::CallbackServerContext& context, Role role) const {
+  if (auth_ == nullptr) return nullptr;
+  const auto& metadata = context.client_metadata();
+  const auto found = metadata.find("authorization");
+  const absl::string_view authorization =
+      found == metadata.end()
+          ? absl::string_view()
+          : absl::string_view(found->second.data(), found->second.size());
+  return auth_->Authorize(authorization, role);
+}
+
+bool AlertServiceImpl::Denied(const grpc::CallbackServerContext& context,
+                              Role role, grpc::ServerUnaryReactor* reactor,
+                              absl::string_view method) const {
+  absl::StatusOr<const Authenticator::Caller*> caller =
+      Authorize(context, role);
+  if (caller.ok()) return false;
+  FinishUnary(reactor, caller.status(), method);
+  return true;
+}
 
 grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
     grpc::CallbackServerContext* context, const v1::PublishRequest* request,
@@ -422,8 +477,15 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
   const auto received = std::chrono::steady_clock::now();
   const int events = request->events_size();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  const absl::Status valid =
-      ValidatePublishRequest(*request, clock_->Now(), limits_.events);
+  absl::StatusOr<const Authenticator::Caller*> caller =
+      Authorize(*context, Role::kPublish);
+  absl::Status valid = caller.status();
+  if (valid.ok()) {
+    valid = ValidatePublishRequest(*request, clock_->Now(), limits_.events);
+  }
+  if (valid.ok() && *caller != nullptr) {
+    valid = auth_->ChargePublish(**caller, request->events_size());
+  }
   if (!valid.ok()) {
     GlobalMetrics().RecordPublish(events, valid, received);
     FinishUnary(reactor, valid, "Publish");
@@ -440,12 +502,26 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
 }
 
 grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>*
-AlertServiceImpl::PublishStream(grpc::CallbackServerContext* /*context*/) {
-  return new PublishStreamReactor(pipeline_, clock_, limits_.events);
+AlertServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
+  absl::StatusOr<const Authenticator::Caller*> caller =
+      Authorize(*context, Role::kPublish);
+  if (!caller.ok()) {
+    return new RejectedCall<
+        grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>>(
+        caller.status());
+  }
+  return new PublishStreamReactor(pipeline_, clock_, limits_.events, auth_,
+                                  *caller);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertServiceImpl::Subscribe(
-    grpc::CallbackServerContext* /*context*/, const grpc::ByteBuffer* request) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  absl::StatusOr<const Authenticator::Caller*> caller =
+      Authorize(*context, Role::kSubscribe);
+  if (!caller.ok()) {
+    return new RejectedCall<grpc::ServerWriteReactor<grpc::ByteBuffer>>(
+        caller.status());
+  }
   return new SubscribeReactor(hub_, *request, limits_.filter);
 }
 
@@ -453,6 +529,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Acknowledge(
     grpc::CallbackServerContext* context, const v1::AcknowledgeRequest* request,
     v1::AcknowledgeResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kSubscribe, reactor, "Acknowledge"))
+    return reactor;
   absl::Status valid =
       CheckSubscriptionName(request->subscription(), "subscription");
   absl::StatusOr<uint64_t> position =
@@ -484,6 +562,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListSubscriptions(
     const v1::ListSubscriptionsRequest* /*request*/,
     v1::ListSubscriptionsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kSubscribe, reactor, "ListSubscriptions"))
+    return reactor;
   executor_->Schedule([this, reactor, response] {
     absl::StatusOr<std::vector<SubscriptionRecord>> records =
         store_->ListSubscriptions();
@@ -510,6 +590,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::DeleteSubscription(
     const v1::DeleteSubscriptionRequest* request,
     v1::DeleteSubscriptionResponse* /*response*/) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kAdmin, reactor, "DeleteSubscription"))
+    return reactor;
   const absl::Status valid = CheckSubscriptionName(request->name(), "name");
   if (!valid.ok()) {
     FinishUnary(reactor, valid, "DeleteSubscription");
@@ -526,6 +608,7 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListAlerts(
     grpc::CallbackServerContext* context, const v1::ListAlertsRequest* request,
     v1::ListAlertsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kSubscribe, reactor, "ListAlerts")) return reactor;
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListAlertsResponse> result =
         server::ListAlerts(*store_, *request, limits_.filter);
@@ -540,6 +623,7 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListEvents(
     grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
     v1::ListEventsResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kSubscribe, reactor, "ListEvents")) return reactor;
   executor_->Schedule([this, reactor, request, response] {
     absl::StatusOr<v1::ListEventsResponse> result =
         server::ListEvents(*store_, *request, limits_.filter);
@@ -554,6 +638,7 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListSinks(
     grpc::CallbackServerContext* context,
     const v1::ListSinksRequest* /*request*/, v1::ListSinksResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kAdmin, reactor, "ListSinks")) return reactor;
   if (sinks_ == nullptr) {
     FinishUnary(reactor, absl::OkStatus(), "ListSinks");
     return reactor;
@@ -573,6 +658,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::ListDeadLetters(
     const v1::ListDeadLettersRequest* request,
     v1::ListDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kAdmin, reactor, "ListDeadLetters"))
+    return reactor;
   if (sinks_ == nullptr) {
     FinishUnary(reactor, NoSinks(request->sink()), "ListDeadLetters");
     return reactor;
@@ -592,6 +679,8 @@ grpc::ServerUnaryReactor* AlertServiceImpl::RedeliverDeadLetters(
     const v1::RedeliverDeadLettersRequest* request,
     v1::RedeliverDeadLettersResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (Denied(*context, Role::kAdmin, reactor, "RedeliverDeadLetters"))
+    return reactor;
   if (sinks_ == nullptr) {
     FinishUnary(reactor, NoSinks(request->sink()), "RedeliverDeadLetters");
     return reactor;

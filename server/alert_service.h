@@ -4,6 +4,7 @@
 #include "common/clock.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
 #include "server/alert_hub.h"
+#include "server/auth.h"
 #include "server/event_store.h"
 #include "server/executor.h"
 #include "server/limits.h"
@@ -32,10 +33,14 @@ class AlertServiceImpl final
           v1::AlertService::CallbackService> {
  public:
   // `sinks` may be null: the server then has no webhook sink (ListSinks is
-  // empty, the dead-letter calls are NOT_FOUND).
+  // empty, the dead-letter calls are NOT_FOUND). `auth` may be null: calls
+  // then need no token; otherwise each call needs a token with the role
+  // of DESIGN.md's "Roles" table (UNAUTHENTICATED, PERMISSION_DENIED), and
+  // publishing is charged to the token's rate limit (RESOURCE_EXHAUSTED).
   AlertServiceImpl(PublishPipeline* pipeline, AlertHub* hub, EventStore* store,
                    Executor* executor, Clock* clock, const Limits& limits,
-                   WebhookSinks* sinks = nullptr);
+                   WebhookSinks* sinks = nullptr,
+                   Authenticator* auth = nullptr);
 
   grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context,
                                     const v1::PublishRequest* request,
@@ -79,6 +84,14 @@ class AlertServiceImpl final
       v1::RedeliverDeadLettersResponse* response) override;
 
  private:
+  // The caller of `context` if it holds `role`; null when auth_ is null.
+  absl::StatusOr<const Authenticator::Caller*> Authorize(
+      const grpc::CallbackServerContext& context, Role role) const;
+  // Finishes `reactor` and returns true when the caller lacks `role`.
+  bool Denied(const grpc::CallbackServerContext& context, Role role,
+              grpc::ServerUnaryReactor* reactor,
+              absl::string_view method) const;
+
   PublishPipeline* const pipeline_;
   AlertHub* const hub_;
   EventStore* const store_;
@@ -86,6 +99,7 @@ class AlertServiceImpl final
   Clock* const clock_;
   const Limits limits_;
   WebhookSinks* const sinks_;
+  Authenticator* const auth_;
 };
 
 }  // namespace dipwire::server

@@ -5,7 +5,10 @@
 #include <csignal>
 #include <iostream>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -20,19 +23,29 @@ using dipwire::server::LimitFlag;
 
 constexpr absl::string_view kUsageHead =
     "usage: dipwired [--listen HOST:PORT] [--data-dir DIR] [--config FILE] "
-    "[--log-level debug|info|warning|error] [--log-format text|json]\n"
-    "               [--metrics-listen HOST:PORT] [--max-... N]\n"
+    "[--check-config FILE] [--log-level debug|info|warning|error] "
+    "[--log-format text|json] [--metrics-listen HOST:PORT] "
+    "[--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] "
+    "[--insecure-listen] [--max-... N]\n"
     "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
-    "               port 0 picks a free port)\n"
+    "               port 0 picks a free port); anything but loopback\n"
+    "               needs authentication (tokens in the config file, or\n"
+    "               --tls-client-ca) or --insecure-listen\n"
     "  --data-dir   where the embedded SQLite store lives (default ./data)\n"
-    "  --config     the server config file (webhook sinks; README.md,\n"
-    "               \"Webhook sinks\"): proto JSON (.json) or text format\n"
-    "               (.textproto, .txtpb) of dipwire.v1.ServerConfig\n"
+    "  --config     the server config file: proto JSON (.json) or text\n"
+    "               format (.textproto, .txtpb) of dipwire.v1.ServerConfig\n"
+    "               (README.md, \"Config file\"); flags override it\n"
+    "  --check-config  check a config file (with the other flags), print a\n"
+    "               summary and exit: 0 when valid, 2 naming the field\n"
     "  --log-level  minimum level of log lines on stderr (default info)\n"
     "  --log-format text (default: time level=... msg=...) or json (one\n"
     "               object per line: time, level, message, ...)\n"
     "  --metrics-listen  serve Prometheus metrics at GET /metrics on this\n"
     "               HOST:PORT (default: none)\n"
+    "  --tls-cert, --tls-key  serve TLS with this PEM certificate and key\n"
+    "  --tls-client-ca  require client certificates signed by these PEM CAs\n"
+    "  --insecure-listen  allow a non-loopback --listen without\n"
+    "               authentication (e.g. behind an authenticating proxy)\n"
     "limits (N a whole number of at least 1; README.md, \"Limits\"):\n";
 
 // The usage text; the limits' defaults come from a default Limits.
@@ -52,11 +65,39 @@ std::string Usage() {
 }
 
 struct Flags {
-  dipwire::server::ServerOptions server;
-  std::string log_level = "info";
-  std::string log_format = "text";
+  // Empty: the config file's log.level and log.format, else info and text.
+  std::string log_level;
+  std::string log_format;
   std::string config;
+  bool check_config = false;
+  // The flags that override the config file, in command line order:
+  // name ("--listen") and value.
+  std::vector<std::pair<std::string, std::string>> overrides;
 };
+
+// Applies one of Flags::overrides to `options`.
+absl::Status ApplyFlag(const std::string& name, const std::string& value,
+                       dipwire::server::ServerOptions* options) {
+  if (name == "--listen") {
+    options->listen = value;
+  } else if (name == "--data-dir") {
+    options->data_dir = value;
+  } else if (name == "--tls-cert") {
+    options->tls.cert_file = value;
+  } else if (name == "--tls-key") {
+    options->tls.key_file = value;
+  } else if (name == "--tls-client-ca") {
+    options->tls.client_ca_file = value;
+  } else if (name == "--insecure-listen") {
+    options->insecure_listen = true;
+  } else if (name == "--metrics-listen") {
+    options->metrics_listen = value;
+  } else {
+    return dipwire::server::SetLimitFlag(*dipwire::server::FindLimitFlag(name),
+                                         value, &options->limits);
+  }
+  return absl::OkStatus();
+}
 
 enum class ParseResult { kRun, kHelp, kUsageError };
 
@@ -65,6 +106,10 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") return ParseResult::kHelp;
+    if (arg == "--insecure-listen") {
+      flags->overrides.emplace_back(arg, "");
+      continue;
+    }
     std::string name(arg);
     std::string value;
     bool has_value = false;
@@ -74,20 +119,19 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       has_value = true;
     }
     std::string* target = nullptr;
-    const LimitFlag* limit = dipwire::server::FindLimitFlag(name);
-    if (name == "--listen") {
-      target = &flags->server.listen;
-    } else if (name == "--data-dir") {
-      target = &flags->server.data_dir;
-    } else if (name == "--log-level") {
+    const bool overrides = name == "--listen" || name == "--data-dir" ||
+                           name == "--tls-cert" || name == "--tls-key" ||
+                           name == "--tls-client-ca" ||
+                           name == "--metrics-listen" ||
+                           dipwire::server::FindLimitFlag(name) != nullptr;
+    if (name == "--log-level") {
       target = &flags->log_level;
-    } else if (name == "--config") {
-      target = &flags->config;
-    } else if (name == "--metrics-listen") {
-      target = &flags->server.metrics_listen;
     } else if (name == "--log-format") {
       target = &flags->log_format;
-    } else if (limit == nullptr) {
+    } else if (name == "--config" || name == "--check-config") {
+      target = &flags->config;
+      flags->check_config = name == "--check-config";
+    } else if (!overrides) {
       std::cerr << "dipwired: unknown flag " << arg << "\n" << Usage();
       return ParseResult::kUsageError;
     }
@@ -98,16 +142,11 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       }
       value = argv[++i];
     }
-    if (limit != nullptr) {
-      const absl::Status set =
-          dipwire::server::SetLimitFlag(*limit, value, &flags->server.limits);
-      if (!set.ok()) {
-        std::cerr << "dipwired: " << set.message() << "\n" << Usage();
-        return ParseResult::kUsageError;
-      }
-      continue;
+    if (overrides) {
+      flags->overrides.emplace_back(name, value);
+    } else {
+      *target = value;
     }
-    *target = value;
   }
   return ParseResult::kRun;
 }
@@ -128,6 +167,18 @@ bool SetLogLevel(const std::string& level) {
   return true;
 }
 
+// The one line --check-config prints for a valid configuration.
+std::string Summary(const std::string& path,
+                    const dipwire::server::ServerOptions& options) {
+  const char* tls = options.tls.cert_file.empty()        ? "off"
+                    : options.tls.client_ca_file.empty() ? "on"
+                                                         : "mutual";
+  return absl::StrCat(path, ": OK: listen ", options.listen, ", data-dir ",
+                      options.data_dir, ", TLS ", tls, ", ",
+                      options.tokens.size(), " token(s), ",
+                      options.sinks.size(), " sink(s)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -141,36 +192,75 @@ int main(int argc, char** argv) {
     case ParseResult::kUsageError:
       return 2;
   }
-  if (!SetLogLevel(flags.log_level)) {
-    std::cerr << "dipwired: --log-level: \"" << flags.log_level
-              << "\" is not debug, info, warning or error\n";
+  // Defaults, then the config file, then the flags; a bad config or flag is
+  // a usage error (exit 2).
+  dipwire::server::ServerOptions options;
+  dipwire::v1::ServerConfig config;
+  if (!flags.config.empty()) {
+    auto read = dipwire::server::ReadServerConfig(flags.config);
+    absl::Status status = read.status();
+    if (status.ok()) {
+      config = *std::move(read);
+      status = dipwire::server::ApplyServerConfig(config, &options);
+      if (!status.ok()) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat(flags.config, ": ", status.message()));
+      }
+    }
+    if (!status.ok()) {
+      std::cerr << "dipwired: --config " << status.message() << "\n";
+      return 2;
+    }
+  }
+  // Logging: a flag over the config file's log section over the defaults.
+  const bool level_flag = !flags.log_level.empty();
+  const std::string level = level_flag ? flags.log_level
+                            : !config.log().level().empty()
+                                ? config.log().level()
+                                : "info";
+  if (!SetLogLevel(level)) {
+    std::cerr << "dipwired: " << (level_flag ? "--log-level" : "log.level")
+              << ": \"" << level << "\" is not debug, info, warning or error\n";
     return 2;
   }
-
+  const bool format_flag = !flags.log_format.empty();
+  const std::string format = format_flag ? flags.log_format
+                             : !config.log().format().empty()
+                                 ? config.log().format()
+                                 : "text";
   dipwire::LogFormat log_format = dipwire::LogFormat::kText;
-  if (!dipwire::ParseLogFormat(flags.log_format, &log_format)) {
-    std::cerr << "dipwired: --log-format: \"" << flags.log_format
-              << "\" is not text or json\n";
+  if (!dipwire::ParseLogFormat(format, &log_format)) {
+    std::cerr << "dipwired: " << (format_flag ? "--log-format" : "log.format")
+              << ": \"" << format << "\" is not text or json\n";
     return 2;
   }
   dipwire::SetLogFormat(log_format);
 
-  if (!flags.config.empty()) {
-    // A bad config is a usage error (exit 2), like a bad flag.
-    auto config = dipwire::server::ReadServerConfig(flags.config);
-    if (!config.ok()) {
-      std::cerr << "dipwired: --config " << config.status().message() << "\n";
+  for (const auto& [name, value] : flags.overrides) {
+    const absl::Status status = ApplyFlag(name, value, &options);
+    if (!status.ok()) {
+      std::cerr << "dipwired: " << status.message() << "\n" << Usage();
       return 2;
     }
-    auto sinks = dipwire::server::SinkSpecs(
-        *config, dipwire::server::DefaultCloudEventSource(),
-        flags.server.limits.filter);
-    if (!sinks.ok()) {
-      std::cerr << "dipwired: --config " << flags.config << ": "
-                << sinks.status().message() << "\n";
-      return 2;
-    }
-    flags.server.sinks = *std::move(sinks);
+  }
+  // Sinks last: their filters compile under the final filter limits.
+  auto sinks = dipwire::server::SinkSpecs(
+      config, dipwire::server::DefaultCloudEventSource(),
+      options.limits.filter);
+  if (!sinks.ok()) {
+    std::cerr << "dipwired: --config " << flags.config << ": "
+              << sinks.status().message() << "\n";
+    return 2;
+  }
+  options.sinks = *std::move(sinks);
+  const absl::Status checked = dipwire::server::CheckServerOptions(options);
+  if (!checked.ok()) {
+    std::cerr << "dipwired: " << checked.message() << "\n";
+    return 2;
+  }
+  if (flags.check_config) {
+    std::cout << Summary(flags.config, options) << std::endl;
+    return 0;
   }
 
   // Block the shutdown signals in every thread (threads inherit the mask);
@@ -181,14 +271,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  auto server = dipwire::server::Server::Start(flags.server);
+  auto server = dipwire::server::Server::Start(options);
   if (!server.ok()) {
     std::cerr << "dipwired: " << server.status() << "\n";
     return 1;
   }
   DIPWIRE_LOG(kInfo) << "serving " << (*server)->address() << " with data in "
-                     << flags.server.data_dir << " ("
-                     << (*server)->replayed_events() << " events replayed)";
+                     << options.data_dir << " (" << (*server)->replayed_events()
+                     << " events replayed)";
   if (!(*server)->metrics_address().empty()) {
     std::cout << "metrics on " << (*server)->metrics_address() << std::endl;
   }

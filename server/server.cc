@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,8 +17,11 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/server_builder_option.h"
+#include "grpcpp/impl/server_builder_plugin.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
+#include "server/auth.h"
 #include "server/call_log.h"
 #include "server/executor.h"
 #include "server/metrics.h"
@@ -56,12 +61,61 @@ uint64_t StoreBytes(const std::string& data_dir) {
   return bytes;
 }
 
+// Plaintext, or TLS from `tls`'s PEM files, with client certificates
+// required and verified when a client CA is set. gRPC checks that the key
+// matches the certificate only when the port is bound (Start reports that
+// as UNAVAILABLE).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const TlsFiles& tls) {
+  if (tls.cert_file.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl(
+      tls.client_ca_file.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  DIPWIRE_ASSIGN_OR_RETURN(pair.cert_chain, ReadFileContents(tls.cert_file));
+  DIPWIRE_ASSIGN_OR_RETURN(pair.private_key, ReadFileContents(tls.key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                             ReadFileContents(tls.client_ca_file));
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+// Leaves gRPC's reflection service out of a server. With tokens configured
+// the server must not describe its API to a caller without one (DESIGN.md),
+// and gRPC 1.51 gives no way to make its reflection service check a token:
+// the service is gRPC's own, with no handler of ours to put the check in,
+// and a server interceptor cannot refuse a call. So a server with tokens
+// serves no reflection at all; grpcurl then takes the .proto files.
+class NoReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
+    plugins->erase(
+        std::remove_if(
+            plugins->begin(), plugins->end(),
+            [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
+              return dynamic_cast<
+                         grpc::reflection::ProtoServerReflectionPlugin*>(
+                         p.get()) != nullptr;
+            }),
+        plugins->end());
+  }
+};
+
 }  // namespace
 
 class Server::Impl {
  public:
   absl::Status Start(const ServerOptions& options) {
     DIPWIRE_ASSIGN_OR_RETURN(host_, HostOf(options.listen));
+    DIPWIRE_RETURN_IF_ERROR(CheckServerOptions(options));
+    DIPWIRE_ASSIGN_OR_RETURN(
+        std::shared_ptr<grpc::ServerCredentials> credentials,
+        ServerCredentials(options.tls));
     SqliteEventStoreOptions store_options;
     store_options.data_dir = options.data_dir;
     DIPWIRE_ASSIGN_OR_RETURN(store_, SqliteEventStore::Open(store_options));
@@ -83,9 +137,12 @@ class Server::Impl {
         sinks_, WebhookSinks::Start(options.sinks, store_.get(), hub_.get(),
                                     Clock::Real()));
     executor_ = std::make_unique<Executor>(kListingThreads);
+    if (!options.tokens.empty()) {
+      auth_ = std::make_unique<Authenticator>(options.tokens, Clock::Real());
+    }
     service_ = std::make_unique<AlertServiceImpl>(
         pipeline_.get(), hub_.get(), store_.get(), executor_.get(),
-        Clock::Real(), limits, sinks_.get());
+        Clock::Real(), limits, sinks_.get(), auth_.get());
 
     // grpc.health.v1 (gRPC's own service) and grpc.reflection.v1alpha, so
     // that probes and grpcurl need no .proto file. Health answers only once
@@ -93,13 +150,13 @@ class Server::Impl {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    if (auth_ != nullptr) builder.SetOption(std::make_unique<NoReflection>());
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
     interceptors.push_back(std::make_unique<CallLogFactory>());
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
-    builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                             &port_);
+    builder.AddListeningPort(options.listen, credentials, &port_);
     builder.RegisterService(service_.get());
     // gRPC refuses a larger request itself, with RESOURCE_EXHAUSTED.
     builder.SetMaxReceiveMessageSize(limits.max_message_bytes);
@@ -113,7 +170,10 @@ class Server::Impl {
     if (server_ == nullptr || port_ == 0) {
       return absl::UnavailableError(
           absl::StrCat("cannot listen on ", options.listen,
-                       " (address in use or not available here)"));
+                       " (address in use or not available here",
+                       options.tls.cert_file.empty()
+                           ? ")"
+                           : ", or --tls-key is not the key of --tls-cert)"));
     }
     // The overall status ("") is SERVING from the start.
     server_->GetHealthCheckService()->SetServingStatus(
@@ -153,6 +213,7 @@ class Server::Impl {
     executor_.reset();
     server_.reset();
     service_.reset();
+    auth_.reset();
     sinks_.reset();
     pipeline_.reset();
     hub_.reset();
@@ -197,6 +258,7 @@ class Server::Impl {
   std::unique_ptr<PublishPipeline> pipeline_;
   std::unique_ptr<WebhookSinks> sinks_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AlertServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_;

@@ -22,6 +22,13 @@ struct ServerOptions {
   Limits limits;
   // Webhook sinks (the config file's `sinks`, checked: see SinkSpecs).
   std::vector<SinkSpec> sinks;
+  // TLS on the gRPC port; plaintext when tls.cert_file is empty.
+  TlsFiles tls;
+  // Bearer tokens (see TokenSpecs). Empty: calls need no token.
+  std::vector<TokenSpec> tokens;
+  // Serve a non-loopback address without authentication (see
+  // CheckServerOptions, which Start applies).
+  bool insecure_listen = false;
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none.
   std::string metrics_listen;
 };
@@ -33,9 +40,10 @@ struct ServerOptions {
 class Server {
  public:
   // Opens the store, replays the log, starts the webhook sinks and starts
-  // serving. Blocks until the server listens. Errors: the store's (see
-  // SqliteEventStore::Open), or UNAVAILABLE when the address (or the
-  // metrics address) cannot be bound.
+  // serving. Blocks until the server listens. Errors: INVALID_ARGUMENT
+  // from CheckServerOptions, the store's (see SqliteEventStore::Open), or
+  // UNAVAILABLE when the address (or the metrics address) cannot be bound
+  // or the TLS files are not a usable certificate and key.
   static absl::StatusOr<std::unique_ptr<Server>> Start(
       const ServerOptions& options);
 

@@ -1,11 +1,15 @@
 #include "server/server_config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -18,15 +22,22 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/message.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/limits.h"
+#include "server/server.h"
 #include "server/webhook.h"
 
 namespace dipwire::server {
 namespace {
 
 constexpr size_t kMaxSinkName = 64;
+constexpr size_t kMaxTokenName = 64;
+constexpr size_t kSha256HexLength = 64;
 constexpr int kMaxAttempts = 100;
 constexpr absl::Duration kMaxTimeout = absl::Minutes(5);
 
@@ -51,6 +62,43 @@ bool LooksLikeJson(absl::string_view name, absl::string_view text) {
     if (absl::EndsWithIgnoreCase(name, ending)) return false;
   }
   return absl::StartsWith(absl::StripLeadingAsciiWhitespace(text), "{");
+}
+
+// Parses `text` into `message` (see ParseServerConfig for the format
+// rules); the error names the message type.
+absl::Status ParseConfigMessage(absl::string_view text,
+                                absl::string_view file_name,
+                                google::protobuf::Message* message) {
+  const std::string& type = message->GetDescriptor()->name();
+  if (LooksLikeJson(file_name, text)) {
+    const auto status = google::protobuf::util::JsonStringToMessage(
+        std::string(text), message, google::protobuf::util::JsonParseOptions());
+    if (!status.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "not a ", type, " in JSON: ", std::string(status.message())));
+    }
+    return absl::OkStatus();
+  }
+  google::protobuf::TextFormat::Parser parser;
+  FirstErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(std::string(text), message)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a ", type, " in text format: ", errors.error()));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the file at `path` into `message`; errors start with the path.
+absl::Status ReadConfigMessage(const std::string& path,
+                               google::protobuf::Message* message) {
+  DIPWIRE_ASSIGN_OR_RETURN(const std::string text, ReadFileContents(path));
+  const absl::Status parsed = ParseConfigMessage(text, path, message);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", parsed.message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckName(absl::string_view name, absl::string_view field) {
@@ -223,43 +271,137 @@ absl::StatusOr<SinkSpec> CheckSink(const v1::SinkConfig& sink,
   return spec;
 }
 
-}  // namespace
-
-absl::StatusOr<v1::ServerConfig> ParseServerConfig(
-    absl::string_view text, absl::string_view file_name) {
-  v1::ServerConfig config;
-  if (LooksLikeJson(file_name, text)) {
-    const auto status = google::protobuf::util::JsonStringToMessage(
-        std::string(text), &config, google::protobuf::util::JsonParseOptions());
-    if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "not a ServerConfig in JSON: ", std::string(status.message())));
+absl::StatusOr<TokenSpec> CheckToken(const v1::TokenConfig& token,
+                                     const std::string& field) {
+  TokenSpec spec;
+  const absl::string_view name = token.name();
+  const bool name_ok =
+      !name.empty() && name.size() <= kMaxTokenName &&
+      std::all_of(name.begin(), name.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+               c == '_' || c == '-';
+      });
+  if (!name_ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".name: \"", absl::CHexEscape(name),
+        "\" is not a token name (1 to 64 of A-Z, a-z, 0-9, '.', '_', '-')"));
+  }
+  spec.name = token.name();
+  const absl::string_view hex = token.sha256();
+  const bool hex_ok = hex.size() == kSha256HexLength &&
+                      std::all_of(hex.begin(), hex.end(), [](char c) {
+                        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                      });
+  if (!hex_ok) {
+    // Never echoed: a token pasted here by mistake must not reach a log.
+    return absl::InvalidArgumentError(absl::StrCat(
+        field,
+        ".sha256: not 64 lower-case hex digits (the SHA-256 of the token, "
+        "as `dipwire tokens new` prints it; never the token itself)"));
+  }
+  spec.sha256 = absl::HexStringToBytes(hex);
+  if (token.roles().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".roles: at least one of PUBLISH, SUBSCRIBE, ADMIN"));
+  }
+  for (int i = 0; i < token.roles_size(); ++i) {
+    switch (token.roles(i)) {
+      case v1::TokenConfig::PUBLISH:
+        spec.roles.push_back(Role::kPublish);
+        break;
+      case v1::TokenConfig::SUBSCRIBE:
+        spec.roles.push_back(Role::kSubscribe);
+        break;
+      case v1::TokenConfig::ADMIN:
+        spec.roles.push_back(Role::kAdmin);
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".roles[", i, "]: ", token.roles(i),
+                         " is not PUBLISH, SUBSCRIBE or ADMIN"));
     }
-    return config;
   }
-  google::protobuf::TextFormat::Parser parser;
-  FirstErrorCollector errors;
-  parser.RecordErrorsTo(&errors);
-  if (!parser.ParseFromString(std::string(text), &config)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a ServerConfig in text format: ", errors.error()));
+  if (token.has_publish_rate()) {
+    const v1::PublishRate& rate = token.publish_rate();
+    if (!(rate.events_per_second() > 0) ||
+        std::isinf(rate.events_per_second())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".publish_rate.events_per_second: ", rate.events_per_second(),
+          " is not a positive number"));
+    }
+    if (rate.burst() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".publish_rate.burst: ", rate.burst(),
+                       " is negative (0: one second's worth)"));
+    }
+    spec.publish_events_per_second = rate.events_per_second();
+    spec.publish_burst =
+        rate.burst() > 0
+            ? rate.burst()
+            : std::max<int64_t>(
+                  1, static_cast<int64_t>(std::ceil(
+                         std::min(rate.events_per_second(),
+                                  static_cast<double>(
+                                      std::numeric_limits<int32_t>::max())))));
   }
-  return config;
+  return spec;
 }
 
-absl::StatusOr<v1::ServerConfig> ReadServerConfig(const std::string& path) {
+// "HOST" of "HOST:PORT" or "[HOST]:PORT", without the brackets.
+absl::string_view ListenHost(absl::string_view listen) {
+  absl::string_view host = listen.substr(0, listen.rfind(':'));
+  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
+  return host;
+}
+
+bool IsLoopback(absl::string_view host) {
+  if (host == "localhost") return true;
+  const std::string text(host);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
+         IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+// Checks that the file `path`, named by `name`, is readable PEM.
+absl::Status CheckPemFile(const std::string& path, absl::string_view name) {
+  absl::StatusOr<std::string> text = ReadFileContents(path);
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", text.status().message()));
+  }
+  if (!absl::StrContains(*text, "-----BEGIN ")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": ", path, " is not a PEM file"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFileContents(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream contents;
   contents << in.rdbuf();
   if (!in) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
   }
-  absl::StatusOr<v1::ServerConfig> config =
-      ParseServerConfig(contents.str(), path);
-  if (!config.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", config.status().message()));
-  }
+  return contents.str();
+}
+
+absl::StatusOr<v1::ServerConfig> ParseServerConfig(
+    absl::string_view text, absl::string_view file_name) {
+  v1::ServerConfig config;
+  DIPWIRE_RETURN_IF_ERROR(ParseConfigMessage(text, file_name, &config));
+  return config;
+}
+
+absl::StatusOr<v1::ServerConfig> ReadServerConfig(const std::string& path) {
+  v1::ServerConfig config;
+  DIPWIRE_RETURN_IF_ERROR(ReadConfigMessage(path, &config));
   return config;
 }
 
@@ -280,6 +422,125 @@ absl::StatusOr<std::vector<SinkSpec>> SinkSpecs(
     specs.push_back(*std::move(spec));
   }
   return specs;
+}
+
+absl::StatusOr<std::vector<TokenSpec>> TokenSpecs(const v1::AuthConfig& auth) {
+  v1::TokenList from_file;
+  if (!auth.tokens_file().empty()) {
+    const absl::Status read = ReadConfigMessage(auth.tokens_file(), &from_file);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("auth.tokens_file: ", read.message()));
+    }
+  }
+  std::vector<TokenSpec> specs;
+  absl::flat_hash_set<std::string> names;
+  absl::flat_hash_set<std::string> hashes;
+  const auto add = [&](const v1::TokenConfig& token,
+                       const std::string& field) -> absl::Status {
+    DIPWIRE_ASSIGN_OR_RETURN(TokenSpec spec, CheckToken(token, field));
+    if (!names.insert(spec.name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".name: \"", spec.name, "\" is used by an earlier token"));
+    }
+    if (!hashes.insert(spec.sha256).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".sha256: the same token as an earlier one"));
+    }
+    specs.push_back(std::move(spec));
+    return absl::OkStatus();
+  };
+  for (int i = 0; i < auth.tokens_size(); ++i) {
+    DIPWIRE_RETURN_IF_ERROR(
+        add(auth.tokens(i), absl::StrCat("auth.tokens[", i, "]")));
+  }
+  for (int i = 0; i < from_file.tokens_size(); ++i) {
+    DIPWIRE_RETURN_IF_ERROR(
+        add(from_file.tokens(i), absl::StrCat("auth.tokens_file[", i, "]")));
+  }
+  return specs;
+}
+
+absl::Status ApplyServerConfig(const v1::ServerConfig& config,
+                               ServerOptions* options) {
+  if (!config.listen().empty()) options->listen = config.listen();
+  if (!config.data_dir().empty()) options->data_dir = config.data_dir();
+  if (!config.tls().cert_file().empty()) {
+    options->tls.cert_file = config.tls().cert_file();
+  }
+  if (!config.tls().key_file().empty()) {
+    options->tls.key_file = config.tls().key_file();
+  }
+  if (!config.tls().client_ca_file().empty()) {
+    options->tls.client_ca_file = config.tls().client_ca_file();
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(options->tokens, TokenSpecs(config.auth()));
+  if (config.insecure_listen()) options->insecure_listen = true;
+  if (!config.metrics_listen().empty()) {
+    options->metrics_listen = config.metrics_listen();
+  }
+  // One LimitsConfig field per limit flag: "--max-streams" is max_streams.
+  const google::protobuf::Reflection* reflection =
+      v1::LimitsConfig::GetReflection();
+  const google::protobuf::Descriptor* descriptor =
+      v1::LimitsConfig::descriptor();
+  for (const LimitFlag& flag : LimitFlags()) {
+    std::string name(absl::StripPrefix(flag.name, "--"));
+    std::replace(name.begin(), name.end(), '-', '_');
+    const google::protobuf::FieldDescriptor* field =
+        descriptor->FindFieldByName(name);
+    if (field == nullptr) {
+      return absl::InternalError(
+          absl::StrCat("LimitsConfig has no field ", name));
+    }
+    const int64_t value = reflection->GetInt64(config.limits(), field);
+    if (value == 0) continue;
+    const absl::Status set =
+        SetLimitFlag(flag, absl::StrCat(value), &options->limits);
+    if (!set.ok()) {
+      absl::string_view message = set.message();
+      absl::ConsumePrefix(&message, flag.name);
+      return absl::InvalidArgumentError(absl::StrCat("limits.", name, message));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckServerOptions(const ServerOptions& options) {
+  const TlsFiles& tls = options.tls;
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-cert (tls.cert_file) and --tls-key (tls.key_file) go "
+        "together: set both or neither");
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-client-ca (tls.client_ca_file) needs --tls-cert and "
+        "--tls-key: client certificates are checked only over TLS");
+  }
+  if (!tls.cert_file.empty()) {
+    DIPWIRE_RETURN_IF_ERROR(
+        CheckPemFile(tls.cert_file, "--tls-cert (tls.cert_file)"));
+    DIPWIRE_RETURN_IF_ERROR(
+        CheckPemFile(tls.key_file, "--tls-key (tls.key_file)"));
+  }
+  if (!tls.client_ca_file.empty()) {
+    DIPWIRE_RETURN_IF_ERROR(CheckPemFile(
+        tls.client_ca_file, "--tls-client-ca (tls.client_ca_file)"));
+  }
+  const bool authenticated =
+      !options.tokens.empty() || !tls.client_ca_file.empty();
+  const absl::string_view host = ListenHost(options.listen);
+  if (!authenticated && !options.insecure_listen && !IsLoopback(host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen (listen): refusing to serve ", options.listen,
+        " without authentication: anyone who can reach it could publish "
+        "and read everything. Configure tokens (auth) or client "
+        "certificates (--tls-client-ca), listen on a loopback address, or "
+        "pass --insecure-listen (insecure_listen: true) if something in "
+        "front of dipwired authenticates its clients"));
+  }
+  return absl::OkStatus();
 }
 
 std::string DefaultCloudEventSource() {

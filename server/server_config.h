@@ -8,9 +8,12 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dipwire/v1/config.pb.h"
+#include "server/auth.h"
 #include "server/filter.h"
 
 namespace dipwire::server {
+
+struct ServerOptions;  // server/server.h
 
 // dipwired's configuration file (proto/dipwire/v1/config.proto): reading it
 // and checking it. Pure functions apart from reading the file, the secret
@@ -45,6 +48,10 @@ struct SinkSpec {
 absl::StatusOr<v1::ServerConfig> ParseServerConfig(absl::string_view text,
                                                    absl::string_view file_name);
 
+// The contents of the file at `path`, or INVALID_ARGUMENT "PATH: cannot
+// read". Blocks on file I/O.
+absl::StatusOr<std::string> ReadFileContents(const std::string& path);
+
 // Reads and parses the file at `path` (see ParseServerConfig). Returns
 // INVALID_ARGUMENT when the file cannot be read or parsed; the message
 // starts with the path. Blocks on file I/O.
@@ -62,6 +69,43 @@ absl::StatusOr<v1::ServerConfig> ReadServerConfig(const std::string& path);
 absl::StatusOr<std::vector<SinkSpec>> SinkSpecs(
     const v1::ServerConfig& config, absl::string_view default_source,
     const FilterLimits& filter_limits = FilterLimits());
+
+// TLS on the gRPC port: PEM files. Empty cert_file: plaintext.
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  // Set: clients must present a certificate signed by one of these CAs.
+  std::string client_ca_file;
+};
+
+// Checks the tokens of `auth` and of its tokens_file (read and parsed like
+// the config file, as a TokenList): names (1-64 of A-Z a-z 0-9 . _ -,
+// unique), sha256 (64 lower-case hex digits, unique), roles (at least one,
+// none unspecified), publish_rate (events_per_second positive and finite,
+// burst >= 0; 0 gives one second's worth, at least 1). Returns
+// INVALID_ARGUMENT naming the field, e.g. "auth.tokens[1].sha256: ...";
+// tokens of the file are named "auth.tokens_file[i]". Blocks when reading
+// the file.
+absl::StatusOr<std::vector<TokenSpec>> TokenSpecs(const v1::AuthConfig& auth);
+
+// Applies every field of `config` but `sinks` to `options` (a field left
+// unset or 0 keeps what `options` holds): listen, data_dir, tls, the
+// tokens of auth (see TokenSpecs), insecure_listen, metrics_listen and
+// limits (each
+// checked like its --max-... flag). Returns INVALID_ARGUMENT naming the
+// field, e.g. "limits.max_streams: ...". `options` may be partly changed
+// on error.
+absl::Status ApplyServerConfig(const v1::ServerConfig& config,
+                               ServerOptions* options);
+
+// Checks what the config file and the flags do only together: the TLS
+// files (a cert needs a key and the reverse, a client CA needs a cert;
+// each file readable PEM) and the listen address, which must be loopback
+// (127.0.0.0/8, ::1, localhost) unless authentication is configured
+// (tokens, or client certificates) or insecure_listen is set. Returns
+// INVALID_ARGUMENT naming the flag and its config field. Blocks on
+// reading the files.
+absl::Status CheckServerOptions(const ServerOptions& options);
 
 // "urn:dipwire:" + this machine's host name (DESIGN.md, "Webhooks").
 std::string DefaultCloudEventSource();

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/proto_json.h"
+#include "common/token.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/fake_alert_service.h"
@@ -169,12 +170,61 @@ TEST(CliTest, HelpListsEveryCommandAndFlag) {
     const CliResult result = RunDipwire({help});
     EXPECT_EQ(result.exit_code, 0);
     for (const char* word :
-         {"publish", "subscribe", "alerts", "events", "--batch", "--filter",
-          "--from", "--output", "--heartbeat", "--limit", "--server",
-          "--timeout", "--no-reconnect"}) {
+         {"publish",        "subscribe",  "alerts",   "events",
+          "--batch",        "--filter",   "--from",   "--output",
+          "--heartbeat",    "--limit",    "--server", "--timeout",
+          "--no-reconnect", "tokens new", "--roles",  "--tls-ca",
+          "--tls-cert",     "--tls-key",  "--token",  "DIPWIRE_TOKEN"}) {
       EXPECT_THAT(result.out, HasSubstr(word)) << help;
     }
   }
+}
+
+// --- tokens and connection flags -----------------------------------------
+
+TEST(CliTest, TokensNewPrintsTheTokenOnceAndTheConfigLineWithItsHash) {
+  const CliResult result =
+      RunDipwire({"tokens", "new", "ingest-bot", "--roles", "publish,admin"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<std::string> lines = Lines(result.out);
+  ASSERT_EQ(lines.size(), 2U) << result.out;
+  const std::string& token = lines[0];
+  EXPECT_THAT(token, ::testing::MatchesRegex("dw_[A-Za-z0-9_-]{43}"));
+  EXPECT_EQ(lines[1],
+            absl::StrCat("tokens { name: \"ingest-bot\" sha256: \"",
+                         Sha256Hex(token), "\" roles: [PUBLISH, ADMIN] }"));
+  // The explanation goes to standard error, without the token.
+  EXPECT_THAT(result.err,
+              AllOf(HasSubstr("only this once"), Not(HasSubstr(token))));
+  // Every call makes a new token.
+  EXPECT_NE(Lines(RunDipwire({"tokens", "new", "x", "--roles=subscribe"}).out)
+                .front(),
+            token);
+}
+
+TEST(CliTest, TokensNewChecksItsNameAndRoles) {
+  EXPECT_THAT(RunDipwire({"tokens", "new", "bot"}).err,
+              HasSubstr("--roles is required"));
+  EXPECT_THAT(RunDipwire({"tokens", "new", "bot", "--roles", "writer"}).err,
+              HasSubstr("\"writer\" is not publish, subscribe or admin"));
+  EXPECT_THAT(RunDipwire({"tokens", "new", "a b", "--roles", "admin"}).err,
+              HasSubstr("is not a token name"));
+  const CliResult result = RunDipwire({"tokens", "list"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.out, IsEmpty());
+}
+
+TEST(CliTest, TlsAndTokenFlagsAreCheckedBeforeConnecting) {
+  EXPECT_THAT(RunDipwire({"alerts", "--tls-cert", "c.pem"}).err,
+              HasSubstr("--tls-cert and --tls-key go together"));
+  const CliResult missing = RunDipwire({"alerts", "--tls-ca", "/nonexistent"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("--tls-ca: cannot read /nonexistent"));
+  const CliResult bad_token =
+      RunDipwire({"alerts", "--token", "dw_secret with\nnewline"});
+  EXPECT_EQ(bad_token.exit_code, 1);
+  EXPECT_THAT(bad_token.err,
+              AllOf(HasSubstr("printable ASCII"), Not(HasSubstr("dw_secret"))));
 }
 
 // --- publish ------------------------------------------------------------

@@ -31,10 +31,12 @@
 namespace dipwire {
 namespace {
 
+using ::dipwire::testing::DipwiredRun;
 using ::dipwire::testing::DipwiredTest;
 using ::dipwire::testing::IsOk;
 using ::dipwire::testing::kStreamWait;
 using ::dipwire::testing::NewTempDir;
+using ::dipwire::testing::RunDipwired;
 using ::dipwire::testing::StatusIs;
 using ::google::protobuf::util::TimeUtil;
 using ::testing::AllOf;
@@ -74,29 +76,12 @@ v1::SubscribeRequest HeartbeatingSubscription() {
   return request;
 }
 
-struct DipwiredRun {
-  int exit_code = -1;
-  std::string err;
-};
-
-// Runs dipwired with `args` to its end (bounded to 30 s by coreutils'
-// timeout), for flags that must stop it before it serves.
-DipwiredRun RunDipwired(const std::vector<std::string>& args) {
-  const std::string dir = NewTempDir("limits-flags");
-  const std::string err_path = absl::StrCat(dir, "/err");
-  const std::string command = absl::StrCat(
-      "timeout 30 ", DIPWIRE_DIPWIRED_PATH, " --listen 127.0.0.1:0",
-      " --data-dir ", dir, "/data ", absl::StrJoin(args, " "), " >/dev/null 2>",
-      err_path, " </dev/null");
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): the test's only thread.
-  const int status = std::system(command.c_str());
-  DipwiredRun run;
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream file(err_path);
-  std::stringstream text;
-  text << file.rdbuf();
-  run.err = text.str();
-  return run;
+// Runs dipwired on loopback with `args` to its end.
+DipwiredRun RunDipwiredOnLoopback(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {"--listen", "127.0.0.1:0", "--data-dir",
+                                  NewTempDir("limits-flags") + "/data"};
+  all.insert(all.end(), args.begin(), args.end());
+  return RunDipwired(all);
 }
 
 // Each test starts dipwired (StartServer) with the limits it tests.
@@ -347,23 +332,23 @@ TEST_F(LimitsEndToEndTest, FullPublishQueueRefusesRequestsWhichARetryStores) {
 }
 
 TEST(LimitsFlagsTest, BadLimitValueIsAUsageErrorNamingTheFlag) {
-  DipwiredRun run = RunDipwired({"--max-streams", "0"});
+  DipwiredRun run = RunDipwiredOnLoopback({"--max-streams", "0"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("dipwired: --max-streams: \"0\" is not a "
                                  "whole number in 1..1000000"));
   EXPECT_THAT(run.err, HasSubstr("usage: dipwired"));
 
-  run = RunDipwired({"--max-batch-events=lots"});
+  run = RunDipwiredOnLoopback({"--max-batch-events=lots"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err,
               HasSubstr("--max-batch-events: \"lots\" is not a whole number"));
 
-  run = RunDipwired({"--max-filter-depth", "100000"});
+  run = RunDipwiredOnLoopback({"--max-filter-depth", "100000"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--max-filter-depth: \"100000\" is not a "
                                  "whole number in 1..256"));
 
-  run = RunDipwired({"--max-pending-events"});
+  run = RunDipwiredOnLoopback({"--max-pending-events"});
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.err, HasSubstr("--max-pending-events needs a value"));
 }

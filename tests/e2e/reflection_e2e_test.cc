@@ -2,12 +2,16 @@
 // the real dipwired, through a client of our own: what grpcurl does to list
 // and call the API without a .proto file at hand.
 
+#include <csignal>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/token.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
@@ -15,12 +19,14 @@
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/testing/dipwired_process.h"
 #include "tests/testing/e2e_fixture.h"
 
 namespace dipwire {
 namespace {
 
 using ::dipwire::testing::DipwiredTest;
+using ::dipwire::testing::NewTempDir;
 using ::grpc::reflection::v1alpha::ServerReflection;
 using ::grpc::reflection::v1alpha::ServerReflectionRequest;
 using ::grpc::reflection::v1alpha::ServerReflectionResponse;
@@ -28,12 +34,16 @@ using ::testing::IsSupersetOf;
 
 class ReflectionTest : public DipwiredTest {
  protected:
-  // Opens one ServerReflectionInfo stream to the server.
-  void OpenStream() {
+  // Opens one ServerReflectionInfo stream to the server, with `token` as a
+  // bearer token unless it is empty.
+  void OpenStream(const std::string& token = "") {
     channel_ =
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
     stub_ = ServerReflection::NewStub(channel_);
     context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    if (!token.empty()) {
+      context_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    }
     stream_ = stub_->ServerReflectionInfo(&context_);
   }
 
@@ -128,6 +138,32 @@ TEST_F(ReflectionTest, UnknownSymbolIsAnErrorResponse) {
   ASSERT_TRUE(response.has_error_response()) << response.DebugString();
   EXPECT_EQ(response.error_response().error_code(),
             static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+// With tokens configured, gRPC 1.51 offers no way to make its reflection
+// service require one, so the server leaves reflection out (server.cc,
+// NoReflection): not even a valid token lists the API.
+TEST_F(ReflectionTest, ServerWithTokensServesNoReflection) {
+  constexpr absl::string_view kToken = "dw_test-reflection-admin";
+  const std::string config = NewTempDir("reflection-config") + "/config.txtpb";
+  {
+    std::ofstream file(config);
+    file << "auth { tokens { name: \"admin\" sha256: \"" << Sha256Hex(kToken)
+         << "\" roles: [ADMIN] } }\n";
+    ASSERT_TRUE(file.good());
+  }
+  StopServer(SIGTERM);  // SetUp's server, which has no token
+  StartServer({"--config", config});
+  OpenStream(std::string(kToken));
+  ServerReflectionRequest request;
+  request.set_list_services("*");
+  ServerReflectionResponse response;
+  stream_->Write(request);
+  EXPECT_FALSE(stream_->Read(&response));
+  const grpc::Status status = stream_->Finish();
+  stream_.reset();  // finished: TearDown must not finish it again
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
+      << status.error_message();
 }
 
 }  // namespace

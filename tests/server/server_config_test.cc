@@ -1,13 +1,17 @@
 #include "server/server_config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/limits.h"
+#include "server/server.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire::server {
@@ -15,6 +19,7 @@ namespace {
 
 using ::dipwire::testing::IsOk;
 using ::dipwire::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -141,6 +146,162 @@ TEST(ServerConfigTest, SecretComesFromTheEnvironmentOrAFile) {
       R"("}]})"));
   ASSERT_THAT(from_file, IsOk());
   EXPECT_EQ(from_file->front().key, from_env->front().key);
+}
+
+// --- Everything else a flag sets ----------------------------------------
+
+constexpr absl::string_view kHash =
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+absl::Status Apply(absl::string_view text, ServerOptions* options) {
+  absl::StatusOr<v1::ServerConfig> config =
+      ParseServerConfig(text, "dipwired.textproto");
+  if (!config.ok()) return config.status();
+  return ApplyServerConfig(*config, options);
+}
+
+TEST(ServerConfigTest, FieldsSetTheirFlagsAndUnsetFieldsKeepTheDefaults) {
+  ServerOptions options;
+  ASSERT_THAT(Apply(absl::StrCat(R"(
+      listen: "[::1]:7000" data_dir: "/var/lib/dipwire" insecure_listen: true
+      tls { cert_file: "s.pem" key_file: "s.key" client_ca_file: "ca.pem" }
+      limits { max_streams: 7 max_filter_depth: 9 }
+      auth { tokens { name: "wire" sha256: ")",
+                                 kHash, R"(" roles: [PUBLISH, SUBSCRIBE]
+                      publish_rate { events_per_second: 2.5 } } })"),
+                    &options),
+              IsOk());
+  EXPECT_EQ(options.listen, "[::1]:7000");
+  EXPECT_EQ(options.data_dir, "/var/lib/dipwire");
+  EXPECT_TRUE(options.insecure_listen);
+  EXPECT_EQ(options.tls.cert_file, "s.pem");
+  EXPECT_EQ(options.tls.key_file, "s.key");
+  EXPECT_EQ(options.tls.client_ca_file, "ca.pem");
+  EXPECT_EQ(options.limits.max_streams, 7);
+  EXPECT_EQ(options.limits.filter.max_depth, 9);
+  EXPECT_EQ(options.limits.max_message_bytes, Limits().max_message_bytes);
+  ASSERT_EQ(options.tokens.size(), 1U);
+  const TokenSpec& token = options.tokens.front();
+  EXPECT_EQ(token.name, "wire");
+  EXPECT_EQ(token.sha256.size(), 32U);
+  EXPECT_EQ(token.roles, (std::vector<Role>{Role::kPublish, Role::kSubscribe}));
+  EXPECT_EQ(token.publish_events_per_second, 2.5);
+  EXPECT_EQ(token.publish_burst, 3);  // one second's worth, rounded up
+
+  ServerOptions defaults;
+  ASSERT_THAT(Apply("", &defaults), IsOk());
+  EXPECT_EQ(defaults.listen, ServerOptions().listen);
+  EXPECT_TRUE(defaults.tokens.empty());
+}
+
+TEST(ServerConfigTest, EveryLimitFlagHasAConfigField) {
+  for (const LimitFlag& flag : LimitFlags()) {
+    std::string field(absl::StripPrefix(flag.name, "--"));
+    std::replace(field.begin(), field.end(), '-', '_');
+    ServerOptions options;
+    ASSERT_THAT(Apply(absl::StrCat("limits { ", field, ": 1 }"), &options),
+                IsOk())
+        << field;
+    EXPECT_EQ(flag.get(options.limits), 1) << field;
+    EXPECT_THAT(Apply(absl::StrCat("limits { ", field, ": -1 }"), &options),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat("limits.", field, ": "))));
+  }
+}
+
+TEST(ServerConfigTest, TokenErrorsNameTheFieldAndNeverEchoAToken) {
+  const auto token = [](absl::string_view body) {
+    return absl::StrCat("auth { tokens { ", body, " } }");
+  };
+  const std::string hash = absl::StrCat("sha256: \"", kHash, "\"");
+  ServerOptions options;
+  EXPECT_THAT(
+      Apply(token(absl::StrCat("name: \"a b\" ", hash, " roles: ADMIN")),
+            &options),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("auth.tokens[0].name")));
+  EXPECT_THAT(
+      Apply(token("name: \"a\" sha256: \"dw_pasted-token\" roles: ADMIN"),
+            &options),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("auth.tokens[0].sha256"),
+                     Not(HasSubstr("dw_pasted-token")))));
+  EXPECT_THAT(Apply(token(absl::StrCat("name: \"a\" ", hash)), &options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.tokens[0].roles: at least one")));
+  EXPECT_THAT(Apply(token(absl::StrCat("name: \"a\" ", hash,
+                                       " roles: ADMIN publish_rate { "
+                                       "events_per_second: 0 }")),
+                    &options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("publish_rate.events_per_second")));
+  const std::string twice = absl::StrCat(
+      "auth { tokens { name: \"a\" ", hash,
+      " roles: ADMIN } tokens { name: \"b\" ", hash, " roles: ADMIN } }");
+  EXPECT_THAT(Apply(twice, &options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("auth.tokens[1].sha256: the same token")));
+}
+
+TEST(ServerConfigTest, TokensFileAddsItsTokens) {
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/server_config_test_tokens.json");
+  std::ofstream(path) << R"({"tokens": [{"name": "desk", "sha256": ")" << kHash
+                      << R"(", "roles": ["SUBSCRIBE"]}]})";
+  ServerOptions options;
+  ASSERT_THAT(
+      Apply(absl::StrCat("auth { tokens_file: \"", path, "\" }"), &options),
+      IsOk());
+  ASSERT_EQ(options.tokens.size(), 1U);
+  EXPECT_EQ(options.tokens.front().name, "desk");
+  EXPECT_THAT(
+      Apply("auth { tokens_file: \"/nonexistent\" }", &options),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("auth.tokens_file: /nonexistent: cannot read")));
+}
+
+TEST(ServerConfigTest, NonLoopbackListenNeedsAuthenticationOrInsecureListen) {
+  ServerOptions options;
+  for (const char* loopback :
+       {"127.0.0.1:1", "127.8.9.10:1", "[::1]:1", "localhost:1"}) {
+    options.listen = loopback;
+    EXPECT_THAT(CheckServerOptions(options), IsOk()) << loopback;
+  }
+  for (const char* open : {"0.0.0.0:1", "[::]:1", "10.0.0.5:1", "host:1"}) {
+    options.listen = open;
+    EXPECT_THAT(CheckServerOptions(options),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("refusing to serve")))
+        << open;
+  }
+  options.insecure_listen = true;
+  EXPECT_THAT(CheckServerOptions(options), IsOk());
+  options.insecure_listen = false;
+  options.tokens.emplace_back();
+  EXPECT_THAT(CheckServerOptions(options), IsOk());
+}
+
+TEST(ServerConfigTest, TlsFilesGoTogetherAndMustBePem) {
+  ServerOptions options;
+  options.tls.cert_file = "s.pem";
+  EXPECT_THAT(
+      CheckServerOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("go together")));
+  options.tls = TlsFiles();
+  options.tls.client_ca_file = "ca.pem";
+  EXPECT_THAT(
+      CheckServerOptions(options),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("--tls-client-ca (tls.client_ca_file) needs")));
+  const std::string not_pem =
+      absl::StrCat(::testing::TempDir(), "/server_config_test_not.pem");
+  std::ofstream(not_pem) << "hello";
+  options.tls = TlsFiles();
+  options.tls.cert_file = not_pem;
+  options.tls.key_file = "/nonexistent.key";
+  EXPECT_THAT(CheckServerOptions(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is not a PEM file")));
 }
 
 }  // namespace

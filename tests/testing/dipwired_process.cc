@@ -11,11 +11,14 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -29,7 +32,31 @@ int ExitCode(int wait_status) {
   return -1;
 }
 
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 }  // namespace
+
+DipwiredRun RunDipwired(const std::vector<std::string>& args) {
+  const std::string dir = NewTempDir("dipwired-run");
+  std::string command = absl::StrCat("timeout 30 ", DIPWIRE_DIPWIRED_PATH);
+  for (const std::string& arg : args) {
+    absl::StrAppend(&command, " '", absl::StrReplaceAll(arg, {{"'", "'\\''"}}),
+                    "'");
+  }
+  absl::StrAppend(&command, " >", dir, "/out 2>", dir, "/err </dev/null");
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests call it from one thread.
+  const int status = std::system(command.c_str());
+  DipwiredRun run;
+  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  run.out = ReadWholeFile(absl::StrCat(dir, "/out"));
+  run.err = ReadWholeFile(absl::StrCat(dir, "/err"));
+  return run;
+}
 
 std::string NewTempDir(const std::string& prefix) {
   static std::atomic<int> counter{0};

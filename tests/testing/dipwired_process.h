@@ -16,6 +16,18 @@ namespace dipwire::testing {
 // returns a new one; they are left for the test runner to clean up.
 std::string NewTempDir(const std::string& prefix);
 
+// What a run of dipwired that ends by itself (a usage error,
+// --check-config) left behind.
+struct DipwiredRun {
+  int exit_code = -1;  // -1: it did not exit normally
+  std::string out;
+  std::string err;
+};
+
+// Runs dipwired with exactly `args` (nothing added) to its end, bounded to
+// 30 s by coreutils' timeout, for flags that stop it before it serves.
+DipwiredRun RunDipwired(const std::vector<std::string>& args);
+
 // The real dipwired binary, run as a child process on 127.0.0.1:0, for
 // end-to-end tests: kill -9 and restart are real.
 //

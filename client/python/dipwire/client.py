@@ -409,6 +409,46 @@ class _PublishCall:
         self._reader.join(timeout=10)
 
 
+class _BearerToken(grpc.UnaryUnaryClientInterceptor,
+                   grpc.UnaryStreamClientInterceptor,
+                   grpc.StreamUnaryClientInterceptor,
+                   grpc.StreamStreamClientInterceptor):
+    """Adds ``authorization: Bearer <token>`` to every call's metadata.
+
+    Metadata rather than call credentials, which gRPC sends only over TLS:
+    a token also serves a plaintext server on loopback.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._metadata = ("authorization", f"Bearer {token}")
+
+    def _with_token(self, details: grpc.ClientCallDetails
+                    ) -> grpc.ClientCallDetails:
+        metadata = list(details.metadata or []) + [self._metadata]
+        return details._replace(metadata=metadata)  # type: ignore
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore
+        return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):  # type: ignore
+        return continuation(self._with_token(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):  # type: ignore
+        return continuation(self._with_token(details), requests)
+
+
+def _read_pem(path: str, option: str) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read()
+    except OSError as error:
+        raise ValueError(f"{option}: cannot read {path}: "
+                         f"{error.strerror}") from None
+
+
 class Client:
     """A connection to dipwired.
 
@@ -418,30 +458,61 @@ class Client:
     ``give_up_after`` applies to :meth:`publish_batches` only
     (:meth:`subscribe` has its own, by default never). Use it as a
     context manager, or call :meth:`close`.
+
+    ``tls_ca`` (a PEM file of the CAs that sign the server's certificate)
+    turns TLS on; ``tls_cert`` and ``tls_key`` (PEM files, both or neither)
+    are a client certificate for a server that requires one, and also turn
+    TLS on (trusting the system's CAs when ``tls_ca`` is not given).
+    ``token`` is sent with every call as ``authorization: Bearer`` metadata.
+    Raises ``ValueError`` when a file cannot be read or only one of
+    ``tls_cert`` and ``tls_key`` is given.
     """
 
     def __init__(self, target: str = DEFAULT_TARGET, timeout: float = 30.0,
-                 backoff: Backoff = Backoff()) -> None:
+                 backoff: Backoff = Backoff(), *,
+                 tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None,
+                 token: Optional[str] = None) -> None:
         if not target:
             raise ValueError("the server address is empty")
         if timeout <= 0:
             raise ValueError(f"the timeout must be positive, not {timeout}")
+        if bool(tls_cert) != bool(tls_key):
+            raise ValueError("a client certificate (--tls-cert) and its key "
+                             "(--tls-key) go together: give both or neither")
         self.target = target
         self.timeout = timeout
         self.backoff = backoff
+        self._credentials: Optional[grpc.ChannelCredentials] = None
+        if tls_ca or tls_cert:
+            self._credentials = grpc.ssl_channel_credentials(
+                root_certificates=(_read_pem(tls_ca, "--tls-ca")
+                                   if tls_ca else None),
+                private_key=(_read_pem(tls_key, "--tls-key")
+                             if tls_key else None),
+                certificate_chain=(_read_pem(tls_cert, "--tls-cert")
+                                   if tls_cert else None))
+        self._token = _BearerToken(token) if token else None
         self._channel, self._stub = self._connect()
 
     def _connect(self) -> Tuple[grpc.Channel,
                                 alerts_pb2_grpc.AlertServiceStub]:
         """A new channel to the server, with subchannels of its own."""
-        channel = grpc.insecure_channel(self.target, options=[
+        options = [
             ("grpc.keepalive_time_ms", _KEEPALIVE_TIME_MS),
             ("grpc.keepalive_timeout_ms", _KEEPALIVE_TIMEOUT_MS),
             ("grpc.keepalive_permit_without_calls", 0),
             ("grpc.max_reconnect_backoff_ms", _MAX_RECONNECT_BACKOFF_MS),
             ("grpc.max_receive_message_length", _MAX_RECEIVE_MESSAGE_BYTES),
             ("grpc.use_local_subchannel_pool", 1),
-        ])
+        ]
+        if self._credentials is not None:
+            channel = grpc.secure_channel(self.target, self._credentials,
+                                          options=options)
+        else:
+            channel = grpc.insecure_channel(self.target, options=options)
+        if self._token is not None:
+            channel = grpc.intercept_channel(channel, self._token)
         return channel, alerts_pb2_grpc.AlertServiceStub(channel)
 
     def __enter__(self) -> "Client":

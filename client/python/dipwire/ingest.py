@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import sys
 from typing import Deque, Iterator, List, Optional, Sequence, TextIO, Tuple
@@ -68,6 +69,19 @@ def _parser() -> argparse.ArgumentParser:
                              "ending; jsonl for standard input)")
     parser.add_argument("--server", default="127.0.0.1:50051",
                         help="dipwired's HOST:PORT (default %(default)s)")
+    parser.add_argument("--tls-ca", metavar="PEM",
+                        help="connect with TLS, trusting the CAs in this "
+                             "file")
+    parser.add_argument("--tls-cert", metavar="PEM",
+                        help="a client certificate, for a server that "
+                             "requires one (with --tls-key)")
+    parser.add_argument("--tls-key", metavar="PEM",
+                        help="the key of --tls-cert")
+    parser.add_argument("--token",
+                        default=os.environ.get("DIPWIRE_TOKEN"),
+                        help="a bearer token with the publish role; prefer "
+                             "the environment variable DIPWIRE_TOKEN (a "
+                             "command line shows in ps)")
     parser.add_argument("--batch", type=_positive, default=100,
                         help="events per request (default %(default)s)")
     parser.add_argument("--window", type=_positive, default=4,
@@ -230,7 +244,9 @@ def publish(items: Iterator[Item], args: argparse.Namespace, tally: Tally,
         err.flush()
 
     backoff = Backoff(give_up_after=args.retry_for)
-    with Client(args.server, timeout=args.timeout, backoff=backoff) as client:
+    with Client(args.server, timeout=args.timeout, backoff=backoff,
+                tls_ca=args.tls_ca, tls_cert=args.tls_cert,
+                tls_key=args.tls_key, token=args.token) as client:
         for batch, response in client.publish_batches(
                 requests, window=args.window, on_retry=on_retry):
             if response.error.code:
@@ -295,6 +311,19 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout,
     parser = _parser()
     args = parser.parse_args(argv)
     chosen = _choose_format(args, parser)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together: give both or "
+                     "neither")
+    for option, path in (("--tls-ca", args.tls_ca),
+                         ("--tls-cert", args.tls_cert),
+                         ("--tls-key", args.tls_key)):
+        try:
+            if path:
+                open(path, "rb").close()
+        except OSError as error:
+            err.write(f"dipwire-ingest: {option}: cannot read {path}: "
+                      f"{error.strerror}\n")
+            return EXIT_USAGE
     if args.file != "-":
         try:
             open(args.file, "rb").close()
