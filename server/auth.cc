@@ -65,6 +65,24 @@ absl::StatusOr<const Authenticator::Caller*> Authenticator::Authorize(
     return absl::UnauthenticatedError(absl::StrCat(
         "the authorization metadata is not a bearer token", needs));
   }
+  const Caller* found = Find(authorization);
+  if (found == nullptr) {
+    return absl::UnauthenticatedError(absl::StrCat("unknown token", needs));
+  }
+  if (!HasRole(found->spec(), role)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("token \"", found->spec().name, "\" does not have the ",
+                     RoleName(role), " role"));
+  }
+  return found;
+}
+
+const Authenticator::Caller* Authenticator::Find(
+    absl::string_view authorization) const {
+  if (authorization.size() <= kBearer.size() ||
+      !absl::StartsWithIgnoreCase(authorization, kBearer)) {
+    return nullptr;
+  }
   const std::string hash =
       Sha256(absl::StripAsciiWhitespace(authorization.substr(kBearer.size())));
   // Every hash is compared, whatever matched before.
@@ -75,15 +93,12 @@ absl::StatusOr<const Authenticator::Caller*> Authenticator::Authorize(
       found = caller.get();
     }
   }
-  if (found == nullptr) {
-    return absl::UnauthenticatedError(absl::StrCat("unknown token", needs));
-  }
-  if (!HasRole(found->spec(), role)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token \"", found->spec().name, "\" does not have the ",
-                     RoleName(role), " role"));
-  }
   return found;
+}
+
+std::string Authenticator::TokenName(absl::string_view authorization) const {
+  const Caller* caller = Find(authorization);
+  return caller == nullptr ? "" : caller->spec().name;
 }
 
 absl::Status Authenticator::ChargePublish(const Caller& caller,

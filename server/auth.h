@@ -65,6 +65,10 @@ class Authenticator {
   absl::StatusOr<const Caller*> Authorize(absl::string_view authorization,
                                           Role role) const;
 
+  // The name of the token in `authorization`, whatever its roles; empty
+  // when the token is missing, malformed or unknown. For log lines.
+  std::string TokenName(absl::string_view authorization) const;
+
   // Takes `events` from `caller`'s publish bucket, or returns
   // RESOURCE_EXHAUSTED naming the token, its rate and burst (and takes
   // nothing) when the bucket holds fewer. A token without a rate limit is
@@ -72,6 +76,9 @@ class Authenticator {
   absl::Status ChargePublish(const Caller& caller, int64_t events) const;
 
  private:
+  // The caller holding the bearer token of `authorization`, or null.
+  const Caller* Find(absl::string_view authorization) const;
+
   Clock* const clock_;
   std::vector<std::unique_ptr<Caller>> callers_;
 };

@@ -21,8 +21,8 @@ std::string CodeName(grpc::StatusCode code) {
 
 class CallLog final : public grpc::experimental::Interceptor {
  public:
-  explicit CallLog(grpc::experimental::ServerRpcInfo* info)
-      : info_(info), start_(std::chrono::steady_clock::now()) {}
+  CallLog(grpc::experimental::ServerRpcInfo* info, const Authenticator* auth)
+      : info_(info), auth_(auth), start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(
       grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -49,12 +49,13 @@ class CallLog final : public grpc::experimental::Interceptor {
          absl::StrCat(std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - start_)
                           .count())}};
-    if (const auto auth = context->auth_context(); auth != nullptr) {
-      const auto names = auth->FindPropertyValues(
-          std::string(CallLogFactory::kTokenNameProperty));
-      if (!names.empty()) {
-        fields.emplace_back(
-            "token", std::string(names.front().data(), names.front().size()));
+    if (auth_ != nullptr) {
+      const auto& metadata = context->client_metadata();
+      const auto found = metadata.find("authorization");
+      if (found != metadata.end()) {
+        std::string name = auth_->TokenName(
+            absl::string_view(found->second.data(), found->second.size()));
+        if (!name.empty()) fields.emplace_back("token", std::move(name));
       }
     }
     internal::LogLine(level, __FILE__, __LINE__, std::move(fields)).stream()
@@ -64,6 +65,7 @@ class CallLog final : public grpc::experimental::Interceptor {
   }
 
   grpc::experimental::ServerRpcInfo* const info_;
+  const Authenticator* const auth_;
   const std::chrono::steady_clock::time_point start_;
 };
 
@@ -71,7 +73,7 @@ class CallLog final : public grpc::experimental::Interceptor {
 
 grpc::experimental::Interceptor* CallLogFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new CallLog(info);  // NOLINT(cppcoreguidelines-owning-memory)
+  return new CallLog(info, auth_);  // NOLINT(cppcoreguidelines-owning-memory)
 }
 
 }  // namespace dipwire::server

@@ -154,7 +154,7 @@ class Server::Impl {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
-    interceptors.push_back(std::make_unique<CallLogFactory>());
+    interceptors.push_back(std::make_unique<CallLogFactory>(auth_.get()));
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
     builder.AddListeningPort(options.listen, credentials, &port_);
     builder.RegisterService(service_.get());

@@ -1,6 +1,6 @@
 // dipwired's structured logs (--log-format json): every line of its stderr
 // is a JSON object with time, level and message; a line about a call names
-// the call's peer and method; the caller's credentials never appear.
+// the call's peer, method and token name; the token itself never appears.
 
 #include <csignal>
 #include <fstream>
@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/token.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/struct.pb.h"
@@ -46,13 +47,18 @@ std::string StringField(const google::protobuf::Struct& line,
 TEST(LoggingTest, JsonLinesNameThePeerAndNeverTheCredentials) {
   const std::string dir = NewTempDir("logging");
   const std::string log = dir + "/stderr.log";
+  // The token is known to the server, under the name the log must show.
+  const std::string config = dir + "/config.txtpb";
+  std::ofstream(config) << "auth { tokens { name: \"desk-ingest\" sha256: \""
+                        << Sha256Hex(kSecret) << "\" roles: [PUBLISH] } }\n";
   auto server = DipwiredProcess::Start(
-      dir + "/data", {"--log-format", "json", "--log-level", "debug"},
+      dir + "/data",
+      {"--log-format", "json", "--log-level", "debug", "--config", config},
       absl::Seconds(30), log);
   ASSERT_THAT(server, IsOk());
   {
     // A call that succeeds (logged at debug) and one that fails (at info),
-    // both carrying a bearer token the server has no use for.
+    // both with the token.
     auto channel = grpc::CreateChannel((*server)->address(),
                                        grpc::InsecureChannelCredentials());
     auto stub = v1::AlertService::NewStub(channel);
@@ -97,6 +103,7 @@ TEST(LoggingTest, JsonLinesNameThePeerAndNeverTheCredentials) {
   ASSERT_EQ(calls.size(), 2u) << text.str();
   for (const google::protobuf::Struct& call : calls) {
     EXPECT_THAT(StringField(call, "peer"), StartsWith("ipv4:127.0.0.1:"));
+    EXPECT_EQ(StringField(call, "token"), "desk-ingest");
   }
   EXPECT_EQ(StringField(calls[0], "code"), "OK");
   EXPECT_EQ(StringField(calls[0], "level"), "debug");
