@@ -129,6 +129,12 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
     } else if (name == "--log-format") {
       target = &flags->log_format;
     } else if (name == "--config" || name == "--check-config") {
+      if (!flags->config.empty()) {
+        std::cerr << "dipwired: give one of --config and --check-config, "
+                     "once\n"
+                  << Usage();
+        return ParseResult::kUsageError;
+      }
       target = &flags->config;
       flags->check_config = name == "--check-config";
     } else if (!overrides) {

@@ -599,7 +599,8 @@ TEST(ConfigFileTest, CheckConfigPrintsASummaryOrNamesTheField) {
   const std::string good = absl::StrCat(dir, "/good.textproto");
   WriteFile(good, absl::StrCat("listen: \"0.0.0.0:7000\"\n", "auth {\n",
                                TokenLine("ops", kAdminToken, "ADMIN"),
-                               "}\nlimits { max_streams: 5 }\n"));
+                               "}\nlimits { max_streams: 5 }\n",
+                               "insecure_listen: true\n"));
   DipwiredRun run = RunDipwired({"--check-config", good});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("OK: listen 0.0.0.0:7000"));
@@ -619,10 +620,15 @@ TEST(ConfigFileTest, FlagsOverrideTheFile) {
   const std::string dir = NewTempDir("override");
   const std::string config = absl::StrCat(dir, "/dipwired.textproto");
   WriteFile(config, "listen: \"127.0.0.1:7001\"\nlimits { max_streams: 0 }\n");
-  DipwiredRun run = RunDipwired(
-      {"--config", config, "--check-config", config, "--listen", "[::1]:7002"});
+  DipwiredRun run =
+      RunDipwired({"--check-config", config, "--listen", "[::1]:7002"});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_THAT(run.out, HasSubstr("listen [::1]:7002"));
+  // Both would leave it unclear whether to check or to serve: a usage
+  // error, never a server started by a deploy script's check step.
+  run = RunDipwired({"--check-config", config, "--config", config});
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err, HasSubstr("one of --config and --check-config"));
   // The file's limit is applied like the flag, and the flag wins over it.
   WriteFile(config, "limits { max_streams: 1 }\n");
   auto server = StartDipwired({"--config", config, "--max-streams", "2"});
