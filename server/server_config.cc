@@ -531,6 +531,16 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
   const bool authenticated =
       !options.tokens.empty() || !tls.client_ca_file.empty();
   const absl::string_view host = ListenHost(options.listen);
+  if (!options.tokens.empty() && tls.cert_file.empty() &&
+      !options.insecure_listen && !IsLoopback(host)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--listen (listen): refusing to take bearer tokens in plaintext on ",
+        options.listen,
+        ": anyone on the network could read and replay them. Serve TLS "
+        "(--tls-cert and --tls-key), listen on a loopback address, or pass "
+        "--insecure-listen (insecure_listen: true) if something in front of "
+        "dipwired terminates TLS"));
+  }
   if (!authenticated && !options.insecure_listen && !IsLoopback(host)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen (listen): refusing to serve ", options.listen,

@@ -102,7 +102,9 @@ absl::Status ApplyServerConfig(const v1::ServerConfig& config,
 // files (a cert needs a key and the reverse, a client CA needs a cert;
 // each file readable PEM) and the listen address, which must be loopback
 // (127.0.0.0/8, ::1, localhost) unless authentication is configured
-// (tokens, or client certificates) or insecure_listen is set. Returns
+// (tokens, or client certificates) or insecure_listen is set, and, with
+// tokens, also unless TLS is on (tokens must not cross a network in
+// plaintext) or insecure_listen is set. Returns
 // INVALID_ARGUMENT naming the flag and its config field. Blocks on
 // reading the files.
 absl::Status CheckServerOptions(const ServerOptions& options);

@@ -278,6 +278,15 @@ TEST(ServerConfigTest, NonLoopbackListenNeedsAuthenticationOrInsecureListen) {
   EXPECT_THAT(CheckServerOptions(options), IsOk());
   options.insecure_listen = false;
   options.tokens.emplace_back();
+  // Tokens authenticate, but not in plaintext beyond loopback.
+  EXPECT_THAT(CheckServerOptions(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("refusing to take bearer tokens in "
+                                 "plaintext on host:1")));
+  options.insecure_listen = true;  // something in front terminates TLS
+  EXPECT_THAT(CheckServerOptions(options), IsOk());
+  options.insecure_listen = false;
+  options.listen = "127.0.0.1:1";
   EXPECT_THAT(CheckServerOptions(options), IsOk());
 }
 
