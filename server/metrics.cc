@@ -23,6 +23,8 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
+#include "server/server_config.h"
 
 namespace dipwire::server {
 namespace {
@@ -86,24 +88,6 @@ void Histogram(std::string* out, absl::string_view name, absl::string_view help,
   absl::StrAppend(out, name, "_sum ",
                   absl::StrFormat("%.9g", snapshot.sum_seconds), "\n");
   Sample(out, absl::StrCat(name, "_count"), "", cumulative);
-}
-
-// Splits "host:port" (host may be "[v6]"); false when it is not that.
-bool SplitHostPort(const std::string& listen, std::string* host,
-                   std::string* port) {
-  const size_t colon = listen.rfind(':');
-  int number = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &number) || number < 0 ||
-      number > 65535) {
-    return false;
-  }
-  *host = listen.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
-  }
-  *port = listen.substr(colon + 1);
-  return true;
 }
 
 // Binds and listens on host:port; returns the socket or -1 with `error`.
@@ -295,15 +279,10 @@ std::string RenderMetrics(const ServerMetrics& metrics,
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     const std::string& listen, std::function<std::string()> render) {
-  std::string host;
-  std::string port;
-  if (!SplitHostPort(listen, &host, &port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--metrics-listen: \"", listen,
-                     "\" is not HOST:PORT (e.g. 127.0.0.1:9090)"));
-  }
+  DIPWIRE_ASSIGN_OR_RETURN(const ListenAddress address,
+                           ParseListenAddress(listen, "--metrics-listen"));
   std::string error;
-  const int fd = Listen(host, port, &error);
+  const int fd = Listen(address.bare_host, absl::StrCat(address.port), &error);
   if (fd < 0) {
     return absl::UnavailableError(absl::StrCat(
         "--metrics-listen: cannot listen on ", listen, ": ", error));
@@ -313,10 +292,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     close(fd);
     return absl::InternalError("pipe2 failed");
   }
-  const std::string bound_host =
-      absl::StrContains(host, ':') ? absl::StrCat("[", host, "]") : host;
   auto server = std::unique_ptr<MetricsHttpServer>(new MetricsHttpServer(
-      fd, wake[0], wake[1], absl::StrCat(bound_host, ":", BoundPort(fd)),
+      fd, wake[0], wake[1], absl::StrCat(address.host, ":", BoundPort(fd)),
       std::move(render)));
   server->thread_ = std::thread([raw = server.get()] { raw->Loop(); });
   return server;

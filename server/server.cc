@@ -35,18 +35,6 @@ namespace {
 // Threads for listings (store reads off the reaction threads).
 constexpr int kListingThreads = 2;
 
-absl::StatusOr<std::string> HostOf(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || colon == 0 ||
-      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--listen: \"", listen, "\" is not HOST:PORT (e.g. 127.0.0.1:50051)"));
-  }
-  return listen.substr(0, colon);
-}
-
 // The size of the store's database and write-ahead log in `data_dir`.
 uint64_t StoreBytes(const std::string& data_dir) {
   const std::filesystem::path db = std::filesystem::path(data_dir) /
@@ -111,7 +99,9 @@ class NoReflection final : public grpc::ServerBuilderOption {
 class Server::Impl {
  public:
   absl::Status Start(const ServerOptions& options) {
-    DIPWIRE_ASSIGN_OR_RETURN(host_, HostOf(options.listen));
+    DIPWIRE_ASSIGN_OR_RETURN(const ListenAddress listen,
+                             ParseListenAddress(options.listen, "--listen"));
+    host_ = listen.host;
     DIPWIRE_RETURN_IF_ERROR(CheckServerOptions(options));
     DIPWIRE_ASSIGN_OR_RETURN(
         std::shared_ptr<grpc::ServerCredentials> credentials,

@@ -20,6 +20,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
@@ -347,13 +348,6 @@ absl::StatusOr<TokenSpec> CheckToken(const v1::TokenConfig& token,
   return spec;
 }
 
-// "HOST" of "HOST:PORT" or "[HOST]:PORT", without the brackets.
-absl::string_view ListenHost(absl::string_view listen) {
-  absl::string_view host = listen.substr(0, listen.rfind(':'));
-  if (absl::ConsumePrefix(&host, "[")) absl::ConsumeSuffix(&host, "]");
-  return host;
-}
-
 bool IsLoopback(absl::string_view host) {
   if (host == "localhost") return true;
   const std::string text(host);
@@ -528,9 +522,18 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
     DIPWIRE_RETURN_IF_ERROR(CheckPemFile(
         tls.client_ca_file, "--tls-client-ca (tls.client_ca_file)"));
   }
+  if (!options.metrics_listen.empty()) {
+    DIPWIRE_RETURN_IF_ERROR(
+        ParseListenAddress(options.metrics_listen,
+                           "--metrics-listen (metrics_listen)")
+            .status());
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const ListenAddress listen,
+      ParseListenAddress(options.listen, "--listen (listen)"));
   const bool authenticated =
       !options.tokens.empty() || !tls.client_ca_file.empty();
-  const absl::string_view host = ListenHost(options.listen);
+  const absl::string_view host = listen.bare_host;
   if (!options.tokens.empty() && tls.cert_file.empty() &&
       !options.insecure_listen && !IsLoopback(host)) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -551,6 +554,40 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
         "front of dipwired authenticates its clients"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view address,
+                                                 absl::string_view name) {
+  const auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": \"", address, "\" is not HOST:PORT (", why,
+                     "; e.g. 127.0.0.1:50051 or [::1]:50051)"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return invalid("no HOST before a ':'");
+  }
+  ListenAddress parsed;
+  const absl::string_view port = address.substr(colon + 1);
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &parsed.port) || parsed.port > 65535) {
+    return invalid("PORT is not a number from 0 to 65535");
+  }
+  parsed.host = std::string(address.substr(0, colon));
+  absl::string_view bare = parsed.host;
+  if (absl::ConsumePrefix(&bare, "[")) {
+    if (!absl::ConsumeSuffix(&bare, "]") || bare.empty()) {
+      return invalid("an unclosed or empty [");
+    }
+  } else if (absl::StrContains(bare, ':')) {
+    return invalid("an IPv6 HOST needs brackets");
+  }
+  if (absl::StrContains(bare, '[') || absl::StrContains(bare, ']')) {
+    return invalid("a stray bracket");
+  }
+  parsed.bare_host = std::string(bare);
+  return parsed;
 }
 
 std::string DefaultCloudEventSource() {

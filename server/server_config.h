@@ -109,6 +109,21 @@ absl::Status ApplyServerConfig(const v1::ServerConfig& config,
 // reading the files.
 absl::Status CheckServerOptions(const ServerOptions& options);
 
+// An address to listen on: "HOST:PORT", or "[IPV6]:PORT".
+struct ListenAddress {
+  std::string host;       // as written, brackets included ("[::1]")
+  std::string bare_host;  // without them ("::1"), for getaddrinfo
+  int port = 0;
+};
+
+// Parses `address`, the value of the flag `name` (e.g. "--listen
+// (listen)"). INVALID_ARGUMENT naming the flag unless it is HOST:PORT with a
+// PORT of 0..65535 and, when HOST is an IPv6 address, the brackets (gRPC
+// would read "::1:80" as one address). The one parser of listen addresses:
+// the server, its checks and the metrics endpoint agree on what is valid.
+absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view address,
+                                                 absl::string_view name);
+
 // "urn:dipwire:" + this machine's host name (DESIGN.md, "Webhooks").
 std::string DefaultCloudEventSource();
 

@@ -290,6 +290,46 @@ TEST(ServerConfigTest, NonLoopbackListenNeedsAuthenticationOrInsecureListen) {
   EXPECT_THAT(CheckServerOptions(options), IsOk());
 }
 
+TEST(ServerConfigTest, ListenAddressesAreHostColonPort) {
+  struct Valid {
+    const char* address;
+    const char* host;
+    const char* bare_host;
+    int port;
+  };
+  for (const Valid& valid :
+       {Valid{"127.0.0.1:0", "127.0.0.1", "127.0.0.1", 0},
+        Valid{"[::1]:50051", "[::1]", "::1", 50051},
+        Valid{"localhost:1", "localhost", "localhost", 1},
+        Valid{"0.0.0.0:65535", "0.0.0.0", "0.0.0.0", 65535}}) {
+    absl::StatusOr<ListenAddress> parsed =
+        ParseListenAddress(valid.address, "--listen");
+    ASSERT_THAT(parsed, IsOk()) << valid.address;
+    EXPECT_EQ(parsed->host, valid.host);
+    EXPECT_EQ(parsed->bare_host, valid.bare_host);
+    EXPECT_EQ(parsed->port, valid.port);
+  }
+  for (const char* invalid :
+       {"127.0.0.1", "localhost:abc", "127.0.0.1:99999", "host:+1", "host:-1",
+        "host:", ":80", "::1:8080", "[::1:80", "[]:1", "a]:1"}) {
+    EXPECT_THAT(ParseListenAddress(invalid, "--metrics-listen"),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat("--metrics-listen: \"", invalid,
+                                                "\" is not HOST:PORT"))));
+  }
+  // --check-config and the server agree: a bad address fails the check.
+  ServerOptions options;
+  options.listen = "127.0.0.1:99999";
+  EXPECT_THAT(CheckServerOptions(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--listen (listen)")));
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "nohost";
+  EXPECT_THAT(CheckServerOptions(options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("--metrics-listen (metrics_listen)")));
+}
+
 TEST(ServerConfigTest, TlsFilesGoTogetherAndMustBePem) {
   ServerOptions options;
   options.tls.cert_file = "s.pem";
