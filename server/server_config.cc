@@ -1,6 +1,11 @@
 #include "server/server_config.h"
 
 #include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,11 +15,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -360,16 +367,63 @@ bool IsLoopback(absl::string_view host) {
          IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
-// Checks that the file `path`, named by `name`, is readable PEM.
-absl::Status CheckPemFile(const std::string& path, absl::string_view name) {
-  absl::StatusOr<std::string> text = ReadFileContents(path);
-  if (!text.ok()) {
+// The PEM file `path`, named by `name` in errors, as an OpenSSL BIO.
+absl::StatusOr<std::unique_ptr<BIO, decltype(&BIO_free)>> PemFile(
+    const std::string& path, absl::string_view name, std::string* text) {
+  absl::StatusOr<std::string> read = ReadFileContents(path);
+  if (!read.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", text.status().message()));
+        absl::StrCat(name, ": ", read.status().message()));
   }
-  if (!absl::StrContains(*text, "-----BEGIN ")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, ": ", path, " is not a PEM file"));
+  *text = *std::move(read);
+  return std::unique_ptr<BIO, decltype(&BIO_free)>(
+      BIO_new_mem_buf(text->data(), static_cast<int>(text->size())), &BIO_free);
+}
+
+// Checks that the TLS files hold what gRPC will need: a PEM certificate, a
+// PEM private key that is that certificate's, and at least one PEM CA
+// certificate; so --check-config fails where the server would.
+absl::Status CheckTlsFiles(const TlsFiles& tls) {
+  using Certificate = std::unique_ptr<X509, decltype(&X509_free)>;
+  using Key = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+  constexpr absl::string_view kCert = "--tls-cert (tls.cert_file)";
+  constexpr absl::string_view kKey = "--tls-key (tls.key_file)";
+  constexpr absl::string_view kCa = "--tls-client-ca (tls.client_ca_file)";
+  // OpenSSL queues an error for each failed read: leave none behind.
+  const auto clear = absl::MakeCleanup([] { ERR_clear_error(); });
+  std::string text;
+  if (!tls.cert_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(auto bio, PemFile(tls.cert_file, kCert, &text));
+    const Certificate cert(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    if (cert == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kCert, ": ", tls.cert_file, " holds no PEM certificate"));
+    }
+    std::string key_text;
+    DIPWIRE_ASSIGN_OR_RETURN(auto key_bio,
+                             PemFile(tls.key_file, kKey, &key_text));
+    const Key key(
+        PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr),
+        &EVP_PKEY_free);
+    if (key == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kKey, ": ", tls.key_file, " holds no PEM private key"));
+    }
+    if (X509_check_private_key(cert.get(), key.get()) != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kKey, ": ", tls.key_file, " is not the key of the certificate in ",
+          tls.cert_file));
+    }
+  }
+  if (!tls.client_ca_file.empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(auto bio, PemFile(tls.client_ca_file, kCa, &text));
+    const Certificate ca(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    if (ca == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          kCa, ": ", tls.client_ca_file, " holds no PEM certificate"));
+    }
   }
   return absl::OkStatus();
 }
@@ -512,16 +566,7 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
         "--tls-client-ca (tls.client_ca_file) needs --tls-cert and "
         "--tls-key: client certificates are checked only over TLS");
   }
-  if (!tls.cert_file.empty()) {
-    DIPWIRE_RETURN_IF_ERROR(
-        CheckPemFile(tls.cert_file, "--tls-cert (tls.cert_file)"));
-    DIPWIRE_RETURN_IF_ERROR(
-        CheckPemFile(tls.key_file, "--tls-key (tls.key_file)"));
-  }
-  if (!tls.client_ca_file.empty()) {
-    DIPWIRE_RETURN_IF_ERROR(CheckPemFile(
-        tls.client_ca_file, "--tls-client-ca (tls.client_ca_file)"));
-  }
+  DIPWIRE_RETURN_IF_ERROR(CheckTlsFiles(tls));
   if (!options.metrics_listen.empty()) {
     DIPWIRE_RETURN_IF_ERROR(
         ParseListenAddress(options.metrics_listen,

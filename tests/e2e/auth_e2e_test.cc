@@ -568,8 +568,19 @@ TEST_F(TlsTest, KeyOfAnotherCertificateStopsTheServer) {
       RunDipwired({"--listen", "127.0.0.1:0", "--data-dir",
                    NewTempDir("tls-mismatch") + "/data", "--tls-cert",
                    tls_certs->server_cert, "--tls-key", tls_certs->client_key});
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_THAT(run.err, HasSubstr("--tls-key is not the key of --tls-cert"));
+  // Found by the checks before anything starts, as --check-config finds it.
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.err,
+              HasSubstr("--tls-key (tls.key_file): " + tls_certs->client_key +
+                        " is not the key of the certificate in " +
+                        tls_certs->server_cert));
+  const std::string empty = NewTempDir("tls-mismatch-check") + "/empty.json";
+  WriteFile(empty, "{}");
+  const DipwiredRun check =
+      RunDipwired({"--check-config", empty, "--tls-cert",
+                   tls_certs->server_cert, "--tls-key", tls_certs->client_key});
+  EXPECT_EQ(check.exit_code, 2);
+  EXPECT_THAT(check.err, HasSubstr("is not the key of the certificate"));
 }
 
 TEST_F(TlsTest, CliConnectsWithTheTlsFlags) {

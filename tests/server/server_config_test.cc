@@ -350,7 +350,7 @@ TEST(ServerConfigTest, TlsFilesGoTogetherAndMustBePem) {
   options.tls.key_file = "/nonexistent.key";
   EXPECT_THAT(CheckServerOptions(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("is not a PEM file")));
+                       HasSubstr("holds no PEM certificate")));
 }
 
 }  // namespace
