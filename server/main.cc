@@ -103,6 +103,7 @@ enum class ParseResult { kRun, kHelp, kUsageError };
 
 // Parses `--flag value` and `--flag=value`, printing why on a usage error.
 ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
+  int config_flags = 0;  // --config and --check-config
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") return ParseResult::kHelp;
@@ -129,12 +130,7 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
     } else if (name == "--log-format") {
       target = &flags->log_format;
     } else if (name == "--config" || name == "--check-config") {
-      if (!flags->config.empty()) {
-        std::cerr << "dipwired: give one of --config and --check-config, "
-                     "once\n"
-                  << Usage();
-        return ParseResult::kUsageError;
-      }
+      ++config_flags;
       target = &flags->config;
       flags->check_config = name == "--check-config";
     } else if (!overrides) {
@@ -154,6 +150,12 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       *target = value;
     }
   }
+  if (config_flags > 1) {
+    // Else the later one would decide whether to check or to serve.
+    std::cerr << "dipwired: give one of --config and --check-config, once\n"
+              << Usage();
+    return ParseResult::kUsageError;
+  }
   return ParseResult::kRun;
 }
 
@@ -168,6 +170,81 @@ bool SetLogLevel(const std::string& level) {
   } else if (level == "error") {
     dipwire::SetMinLogLevel(LogLevel::kError);
   } else {
+    return false;
+  }
+  return true;
+}
+
+// Sets the log level and format: a flag over the config file's log section
+// over the defaults (info, text). False, having said why, when one is not
+// a level or a format.
+bool ConfigureLogging(const Flags& flags, const dipwire::v1::LogConfig& log) {
+  const bool level_flag = !flags.log_level.empty();
+  const std::string level = level_flag             ? flags.log_level
+                            : !log.level().empty() ? log.level()
+                                                   : "info";
+  if (!SetLogLevel(level)) {
+    std::cerr << "dipwired: " << (level_flag ? "--log-level" : "log.level")
+              << ": \"" << level << "\" is not debug, info, warning or error\n";
+    return false;
+  }
+  const bool format_flag = !flags.log_format.empty();
+  const std::string format = format_flag             ? flags.log_format
+                             : !log.format().empty() ? log.format()
+                                                     : "text";
+  dipwire::LogFormat log_format = dipwire::LogFormat::kText;
+  if (!dipwire::ParseLogFormat(format, &log_format)) {
+    std::cerr << "dipwired: " << (format_flag ? "--log-format" : "log.format")
+              << ": \"" << format << "\" is not text or json\n";
+    return false;
+  }
+  dipwire::SetLogFormat(log_format);
+  return true;
+}
+
+// The options to serve with: defaults, then the config file, then the
+// flags, then the checks; also configures logging. False, having said why,
+// on a bad config or flag (a usage error, exit 2).
+bool ResolveOptions(const Flags& flags,
+                    dipwire::server::ServerOptions* options) {
+  dipwire::v1::ServerConfig config;
+  if (!flags.config.empty()) {
+    auto read = dipwire::server::ReadServerConfig(flags.config);
+    absl::Status status = read.status();
+    if (status.ok()) {
+      config = *std::move(read);
+      status = dipwire::server::ApplyServerConfig(config, options);
+      if (!status.ok()) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat(flags.config, ": ", status.message()));
+      }
+    }
+    if (!status.ok()) {
+      std::cerr << "dipwired: --config " << status.message() << "\n";
+      return false;
+    }
+  }
+  if (!ConfigureLogging(flags, config.log())) return false;
+  for (const auto& [name, value] : flags.overrides) {
+    const absl::Status status = ApplyFlag(name, value, options);
+    if (!status.ok()) {
+      std::cerr << "dipwired: " << status.message() << "\n" << Usage();
+      return false;
+    }
+  }
+  // Sinks last: their filters compile under the final filter limits.
+  auto sinks = dipwire::server::SinkSpecs(
+      config, dipwire::server::DefaultCloudEventSource(),
+      options->limits.filter);
+  if (!sinks.ok()) {
+    std::cerr << "dipwired: --config " << flags.config << ": "
+              << sinks.status().message() << "\n";
+    return false;
+  }
+  options->sinks = *std::move(sinks);
+  const absl::Status checked = dipwire::server::CheckServerOptions(*options);
+  if (!checked.ok()) {
+    std::cerr << "dipwired: " << checked.message() << "\n";
     return false;
   }
   return true;
@@ -198,72 +275,8 @@ int main(int argc, char** argv) {
     case ParseResult::kUsageError:
       return 2;
   }
-  // Defaults, then the config file, then the flags; a bad config or flag is
-  // a usage error (exit 2).
   dipwire::server::ServerOptions options;
-  dipwire::v1::ServerConfig config;
-  if (!flags.config.empty()) {
-    auto read = dipwire::server::ReadServerConfig(flags.config);
-    absl::Status status = read.status();
-    if (status.ok()) {
-      config = *std::move(read);
-      status = dipwire::server::ApplyServerConfig(config, &options);
-      if (!status.ok()) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat(flags.config, ": ", status.message()));
-      }
-    }
-    if (!status.ok()) {
-      std::cerr << "dipwired: --config " << status.message() << "\n";
-      return 2;
-    }
-  }
-  // Logging: a flag over the config file's log section over the defaults.
-  const bool level_flag = !flags.log_level.empty();
-  const std::string level = level_flag ? flags.log_level
-                            : !config.log().level().empty()
-                                ? config.log().level()
-                                : "info";
-  if (!SetLogLevel(level)) {
-    std::cerr << "dipwired: " << (level_flag ? "--log-level" : "log.level")
-              << ": \"" << level << "\" is not debug, info, warning or error\n";
-    return 2;
-  }
-  const bool format_flag = !flags.log_format.empty();
-  const std::string format = format_flag ? flags.log_format
-                             : !config.log().format().empty()
-                                 ? config.log().format()
-                                 : "text";
-  dipwire::LogFormat log_format = dipwire::LogFormat::kText;
-  if (!dipwire::ParseLogFormat(format, &log_format)) {
-    std::cerr << "dipwired: " << (format_flag ? "--log-format" : "log.format")
-              << ": \"" << format << "\" is not text or json\n";
-    return 2;
-  }
-  dipwire::SetLogFormat(log_format);
-
-  for (const auto& [name, value] : flags.overrides) {
-    const absl::Status status = ApplyFlag(name, value, &options);
-    if (!status.ok()) {
-      std::cerr << "dipwired: " << status.message() << "\n" << Usage();
-      return 2;
-    }
-  }
-  // Sinks last: their filters compile under the final filter limits.
-  auto sinks = dipwire::server::SinkSpecs(
-      config, dipwire::server::DefaultCloudEventSource(),
-      options.limits.filter);
-  if (!sinks.ok()) {
-    std::cerr << "dipwired: --config " << flags.config << ": "
-              << sinks.status().message() << "\n";
-    return 2;
-  }
-  options.sinks = *std::move(sinks);
-  const absl::Status checked = dipwire::server::CheckServerOptions(options);
-  if (!checked.ok()) {
-    std::cerr << "dipwired: " << checked.message() << "\n";
-    return 2;
-  }
+  if (!ResolveOptions(flags, &options)) return 2;
   if (flags.check_config) {
     std::cout << Summary(flags.config, options) << std::endl;
     return 0;

@@ -390,7 +390,7 @@ absl::Status CheckTlsFiles(const TlsFiles& tls) {
   constexpr absl::string_view kKey = "--tls-key (tls.key_file)";
   constexpr absl::string_view kCa = "--tls-client-ca (tls.client_ca_file)";
   // OpenSSL queues an error for each failed read: leave none behind.
-  const auto clear = absl::MakeCleanup([] { ERR_clear_error(); });
+  const absl::Cleanup clear = [] { ERR_clear_error(); };
   std::string text;
   if (!tls.cert_file.empty()) {
     DIPWIRE_ASSIGN_OR_RETURN(auto bio, PemFile(tls.cert_file, kCert, &text));
