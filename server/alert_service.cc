@@ -289,6 +289,9 @@ class PublishStreamReactor final
             [this, ticket, events,
              received](absl::StatusOr<v1::PublishResponse> result) {
               GlobalMetrics().RecordPublish(events, result, received);
+              if (!result.ok() && caller_ != nullptr) {
+                Authenticator::RefundPublish(*caller_, events);
+              }
               Answer(ticket, std::move(result));
             });
       } else {
@@ -491,13 +494,17 @@ grpc::ServerUnaryReactor* AlertServiceImpl::Publish(
     FinishUnary(reactor, valid, "Publish");
     return reactor;
   }
-  pipeline_->Submit(*request, [reactor, response, events, received](
-                                  absl::StatusOr<v1::PublishResponse> result) {
-    GlobalMetrics().RecordPublish(events, result, received);
-    const absl::Status status = result.status();
-    if (status.ok()) *response = *std::move(result);
-    FinishUnary(reactor, status, "Publish");
-  });
+  pipeline_->Submit(*request,
+                    [reactor, response, events, received, charged = *caller](
+                        absl::StatusOr<v1::PublishResponse> result) {
+                      GlobalMetrics().RecordPublish(events, result, received);
+                      if (!result.ok() && charged != nullptr) {
+                        Authenticator::RefundPublish(*charged, events);
+                      }
+                      const absl::Status status = result.status();
+                      if (status.ok()) *response = *std::move(result);
+                      FinishUnary(reactor, status, "Publish");
+                    });
   return reactor;
 }
 

@@ -105,13 +105,15 @@ absl::Status Authenticator::ChargePublish(const Caller& caller,
                                           int64_t events) const {
   const TokenSpec& spec = caller.spec();
   if (spec.publish_events_per_second <= 0) return absl::OkStatus();
-  const std::string limit =
-      absl::StrFormat("token \"%s\" (%g events/s, burst %d)", spec.name,
-                      spec.publish_events_per_second, spec.publish_burst);
+  // Only for the messages: not formatted on the way that succeeds.
+  const auto limit = [&spec] {
+    return absl::StrFormat("token \"%s\" (%g events/s, burst %d)", spec.name,
+                           spec.publish_events_per_second, spec.publish_burst);
+  };
   if (events > spec.publish_burst) {
     return absl::ResourceExhaustedError(
         absl::StrCat("a batch of ", events, " events is over the burst of ",
-                     limit, ": send smaller batches"));
+                     limit(), ": send smaller batches"));
   }
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&caller.mu_);
@@ -127,12 +129,20 @@ absl::Status Authenticator::ChargePublish(const Caller& caller,
     const double wait_seconds =
         (wanted - caller.available_) / spec.publish_events_per_second;
     return absl::ResourceExhaustedError(
-        absl::StrCat("over the publish rate of ", limit, "; retry in ",
+        absl::StrCat("over the publish rate of ", limit(), "; retry in ",
                      absl::FormatDuration(
                          absl::Milliseconds(std::ceil(wait_seconds * 1000)))));
   }
   caller.available_ -= wanted;
   return absl::OkStatus();
+}
+
+void Authenticator::RefundPublish(const Caller& caller, int64_t events) {
+  const TokenSpec& spec = caller.spec();
+  if (spec.publish_events_per_second <= 0) return;
+  absl::MutexLock lock(&caller.mu_);
+  caller.available_ = std::min(static_cast<double>(spec.publish_burst),
+                               caller.available_ + static_cast<double>(events));
 }
 
 }  // namespace dipwire::server

@@ -75,6 +75,12 @@ class Authenticator {
   // always OK. Takes a short lock; does not block otherwise.
   absl::Status ChargePublish(const Caller& caller, int64_t events) const;
 
+  // Gives back `events` a charge took for a request that stored nothing
+  // (refused by the pipeline: a conflict, a full queue, a failed commit), so
+  // that a publisher retrying after backpressure is not charged twice. The
+  // bucket still holds at most the burst.
+  static void RefundPublish(const Caller& caller, int64_t events);
+
  private:
   // The caller holding the bearer token of `authorization`, or null.
   const Caller* Find(absl::string_view authorization) const;

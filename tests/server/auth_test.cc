@@ -111,6 +111,26 @@ TEST_F(AuthTest, PublishRateAllowsTheBurstThenRefillsWithTime) {
               StatusIs(absl::StatusCode::kResourceExhausted));
 }
 
+TEST_F(AuthTest, RefundedEventsCanBePublishedAgain) {
+  TokenSpec spec = Token("wire", "dw_wire", {Role::kPublish});
+  spec.publish_events_per_second = 10;
+  spec.publish_burst = 100;
+  const Authenticator auth({spec}, &clock_);
+  const Authenticator::Caller* caller =
+      *auth.Authorize("Bearer dw_wire", Role::kPublish);
+  EXPECT_THAT(auth.ChargePublish(*caller, 100), IsOk());
+  EXPECT_THAT(auth.ChargePublish(*caller, 40),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  // The 100 were refused downstream (say, a full queue): the retry passes.
+  Authenticator::RefundPublish(*caller, 100);
+  EXPECT_THAT(auth.ChargePublish(*caller, 40), IsOk());
+  // A refund never fills the bucket past the burst.
+  Authenticator::RefundPublish(*caller, 1000);
+  EXPECT_THAT(auth.ChargePublish(*caller, 100), IsOk());
+  EXPECT_THAT(auth.ChargePublish(*caller, 1),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+}
+
 TEST_F(AuthTest, BatchLargerThanTheBurstIsRefusedAtOnce) {
   TokenSpec spec = Token("wire", "dw_wire", {Role::kPublish});
   spec.publish_events_per_second = 5;
