@@ -4,14 +4,17 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <functional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -20,8 +23,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
 #include "server/server_config.h"
@@ -35,8 +36,22 @@ constexpr std::array<absl::StatusCode, 4> kRejectReasons = {
     absl::StatusCode::kInvalidArgument, absl::StatusCode::kAlreadyExists,
     absl::StatusCode::kResourceExhausted, absl::StatusCode::kUnavailable};
 
+using Clock = std::chrono::steady_clock;
+
 constexpr size_t kMaxRequestHead = size_t{8} * 1024;
-constexpr int kConnectionTimeoutMs = 5000;
+// Connections open at once; beyond it one is closed (Connections::Evict).
+constexpr size_t kMaxConnections = 16;
+// From the accept to the end of the request head.
+constexpr auto kHeadTimeout = std::chrono::seconds(2);
+// From the answer's first send to its last.
+constexpr auto kWriteTimeout = std::chrono::seconds(5);
+// After the answer: how long and how much is read and discarded.
+constexpr auto kDrainTimeout = std::chrono::seconds(1);
+constexpr size_t kMaxDrain = size_t{64} * 1024;
+// A listen socket that reports an error, or an accept that fails for want of
+// resources (EMFILE), is left alone this long: no busy loop.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+constexpr int kListenBacklog = 64;
 
 // "INVALID_ARGUMENT", as gRPC names the codes.
 std::string CodeName(absl::StatusCode code) {
@@ -112,7 +127,8 @@ int Listen(const std::string& host, const std::string& port,
     if (fd < 0) continue;
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(fd, kListenBacklog) != 0) {
       *error = std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
       close(fd);
       fd = -1;
@@ -133,20 +149,270 @@ int BoundPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
 }
 
-void WriteAll(int fd, absl::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the client went away; nothing to tell it
-    data.remove_prefix(static_cast<size_t>(n));
-  }
+std::string Response(
+    absl::string_view status, absl::string_view body,
+    absl::string_view content_type = "text/plain; charset=utf-8") {
+  return absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ", content_type,
+                      "\r\nContent-Length: ", body.size(),
+                      "\r\nConnection: close\r\n\r\n", body);
 }
 
-void Respond(int fd, absl::string_view status, absl::string_view body,
-             absl::string_view content_type = "text/plain; charset=utf-8") {
-  WriteAll(fd, absl::StrCat("HTTP/1.1 ", status, "\r\nContent-Type: ",
-                            content_type, "\r\nContent-Length: ", body.size(),
-                            "\r\nConnection: close\r\n\r\n", body));
+// The answer to a complete request head.
+std::string Answer(absl::string_view head,
+                   const std::function<std::string()>& render) {
+  // "GET /metrics HTTP/1.1"
+  const std::vector<absl::string_view> request_line =
+      absl::StrSplit(head.substr(0, head.find_first_of("\r\n")), ' ');
+  if (request_line.size() != 3) {
+    return Response("400 Bad Request", "malformed request line\n");
+  }
+  const absl::string_view target = request_line[1];
+  if (target != "/metrics" && !absl::StartsWith(target, "/metrics?")) {
+    return Response("404 Not Found",
+                    "dipwired serves only GET /metrics here\n");
+  }
+  if (request_line[0] != "GET") {
+    return "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"
+           "Content-Length: 0\r\nConnection: close\r\n\r\n";
+  }
+  return Response("200 OK", render(),
+                  "text/plain; version=0.0.4; charset=utf-8");
+}
+
+// One accepted connection: reading its request head, writing its answer,
+// then draining what the client still sends until it closes.
+struct Connection {
+  enum class Phase { kReading, kWriting, kDraining };
+
+  int fd = -1;  // -1 once closed
+  Phase phase = Phase::kReading;
+  Clock::time_point accepted;
+  Clock::time_point deadline;  // of the current phase
+  std::string in;              // the request head so far
+  std::string out;             // the answer
+  size_t sent = 0;             // bytes of `out` sent
+  size_t drained = 0;          // bytes discarded after the answer
+
+  void Close() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+};
+
+// The connections of the loop. Each step does a bounded amount of work: it
+// reads or writes until the socket would block, the phase ends, or a bound
+// is reached.
+class Connections {
+ public:
+  explicit Connections(const std::function<std::string()>* render)
+      : render_(render) {}
+  ~Connections() {
+    for (Connection& c : open_) c.Close();
+  }
+  Connections(const Connections&) = delete;
+  Connections& operator=(const Connections&) = delete;
+
+  std::vector<Connection>& open() { return open_; }
+
+  // Takes a freshly accepted non-blocking socket, closing another connection
+  // (or this one) when kMaxConnections are open.
+  void Add(int fd, Clock::time_point now) {
+    if (open_.size() >= kMaxConnections && !Evict()) {
+      close(fd);
+      return;
+    }
+    Connection c;
+    c.fd = fd;
+    c.accepted = now;
+    c.deadline = now + kHeadTimeout;
+    open_.push_back(std::move(c));
+  }
+
+  // Handles poll's `revents` for `c`.
+  void Step(Connection& c, int16_t revents, Clock::time_point now) {
+    if ((revents & (POLLERR | POLLHUP | POLLNVAL)) != 0) {
+      // An error, a reset, or (draining) the client's close: done.
+      c.Close();
+      return;
+    }
+    if (revents == 0) return;
+    switch (c.phase) {
+      case Connection::Phase::kReading:
+        Read(c, now);
+        break;
+      case Connection::Phase::kWriting:
+        Write(c);
+        break;
+      case Connection::Phase::kDraining:
+        Drain(c);
+        break;
+    }
+  }
+
+  // Closes the connections past their deadline and forgets closed ones;
+  // returns the earliest deadline left (Clock::time_point::max() if none).
+  Clock::time_point Sweep(Clock::time_point now) {
+    Clock::time_point earliest = Clock::time_point::max();
+    for (Connection& c : open_) {
+      if (c.fd >= 0 && c.deadline <= now) c.Close();
+      if (c.fd >= 0) earliest = std::min(earliest, c.deadline);
+    }
+    open_.erase(std::remove_if(open_.begin(), open_.end(),
+                               [](const Connection& c) { return c.fd < 0; }),
+                open_.end());
+    return earliest;
+  }
+
+ private:
+  // Closes the oldest connection that has its answer (closing it loses
+  // nothing the client has not been sent), else the oldest still without a
+  // request; false when every connection is writing an answer.
+  bool Evict() {
+    Connection* victim = nullptr;
+    for (const Connection::Phase phase :
+         {Connection::Phase::kDraining, Connection::Phase::kReading}) {
+      for (Connection& c : open_) {
+        if (c.fd >= 0 && c.phase == phase &&
+            (victim == nullptr || c.accepted < victim->accepted)) {
+          victim = &c;
+        }
+      }
+      if (victim != nullptr) break;
+    }
+    if (victim == nullptr) return false;
+    victim->Close();
+    open_.erase(std::remove_if(open_.begin(), open_.end(),
+                               [](const Connection& c) { return c.fd < 0; }),
+                open_.end());
+    return true;
+  }
+
+  void Read(Connection& c, Clock::time_point now) {
+    // Bounded: each recv consumes data, and the head is capped.
+    while (true) {
+      const size_t end = c.in.find("\r\n\r\n");
+      if (std::min(end, c.in.size()) > kMaxRequestHead) {
+        StartAnswer(c,
+                    Response("431 Request Header Fields Too Large",
+                             "request head over 8 KiB\n"),
+                    now);
+        return;
+      }
+      if (end != std::string::npos) {
+        StartAnswer(c, Answer(absl::string_view(c.in).substr(0, end), *render_),
+                    now);
+        return;
+      }
+      std::array<char, 4096> buf{};
+      const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // the client closed or failed before its request
+        c.Close();
+        return;
+      }
+      c.in.append(buf.data(), static_cast<size_t>(n));
+    }
+  }
+
+  static void StartAnswer(Connection& c, std::string answer,
+                          Clock::time_point now) {
+    c.in.clear();
+    c.out = std::move(answer);
+    c.phase = Connection::Phase::kWriting;
+    // The render may have taken a while: the write's bound starts after it.
+    c.deadline = std::max(now, Clock::now()) + kWriteTimeout;
+    Write(c);
+  }
+
+  static void Write(Connection& c) {
+    while (c.sent < c.out.size()) {
+      const ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent,
+                             MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n <= 0) {  // the client went away; nothing to tell it
+        c.Close();
+        return;
+      }
+      c.sent += static_cast<size_t>(n);
+    }
+    // All sent: a FIN after the answer, and a brief drain so that unread
+    // request bytes do not make close() reset the connection before the
+    // client has read the answer.
+    c.out = std::string();
+    shutdown(c.fd, SHUT_WR);
+    c.phase = Connection::Phase::kDraining;
+    c.deadline = Clock::now() + kDrainTimeout;
+    Drain(c);
+  }
+
+  static void Drain(Connection& c) {
+    while (true) {
+      std::array<char, 4096> buf{};
+      const ssize_t n = recv(c.fd, buf.data(), buf.size(), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      if (n > 0) c.drained += static_cast<size_t>(n);
+      if (n <= 0 || c.drained > kMaxDrain) {
+        c.Close();
+        return;
+      }
+    }
+  }
+
+  const std::function<std::string()>* const render_;
+  std::vector<Connection> open_;
+};
+
+// Milliseconds for poll until `deadline`, rounded up so that poll does not
+// return just before it (no busy loop); -1 for none.
+int PollTimeout(Clock::time_point deadline, Clock::time_point now) {
+  if (deadline == Clock::time_point::max()) return -1;
+  if (deadline <= now) return 0;
+  const auto ms =
+      std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+  return static_cast<int>(std::min<int64_t>(ms, int64_t{60} * 1000));
+}
+
+int16_t PollEvents(const Connection& c) {
+  return static_cast<int16_t>(c.phase == Connection::Phase::kWriting ? POLLOUT
+                                                                     : POLLIN);
+}
+
+// Handles poll's `revents` for the listen socket: accepts up to
+// kMaxConnections connections into `connections` (the loop stays bounded).
+// False when the socket reports an error or accept lacks resources (EMFILE):
+// the caller then leaves the socket alone for kAcceptPause, not spinning.
+bool Accept(int listen_fd, int16_t revents, Clock::time_point now,
+            Connections* connections) {
+  if ((revents & POLLIN) == 0) {
+    if ((revents & (POLLERR | POLLHUP | POLLNVAL)) == 0) return true;
+    int error = 0;
+    socklen_t len = sizeof(error);
+    getsockopt(listen_fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    DIPWIRE_LOG(kWarning) << "metrics: listen socket error: "
+                          << std::strerror(error);  // NOLINT
+    return false;
+  }
+  for (size_t i = 0; i < kMaxConnections; ++i) {
+    const int fd =
+        accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd >= 0) {
+      connections->Add(fd, now);
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return true;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+        errno == ENOMEM) {
+      DIPWIRE_LOG(kWarning)
+          << "metrics: accept failed: " << std::strerror(errno);  // NOLINT
+      return false;
+    }
+    // Otherwise (ECONNABORTED, EINTR, a network error passed on): that
+    // connection is gone; try the next.
+  }
+  return true;
 }
 
 }  // namespace
@@ -327,68 +593,40 @@ void MetricsHttpServer::Stop() {
 }
 
 void MetricsHttpServer::Loop() {
+  Connections connections(&render_);
+  // While the listen socket misbehaves (see kAcceptPause), it is not polled.
+  Clock::time_point accept_paused_until = Clock::time_point::min();
+  std::vector<pollfd> fds;
   while (true) {
-    std::array<pollfd, 2> fds = {pollfd{listen_fd_, POLLIN, 0},
-                                 pollfd{wake_read_fd_, POLLIN, 0}};
-    if (poll(fds.data(), fds.size(), -1) < 0) {
+    Clock::time_point now = Clock::now();
+    const Clock::time_point wake_at =
+        std::min(connections.Sweep(now), accept_paused_until > now
+                                             ? accept_paused_until
+                                             : Clock::time_point::max());
+    fds.clear();
+    fds.push_back(pollfd{wake_read_fd_, POLLIN, 0});
+    fds.push_back(
+        pollfd{accept_paused_until <= now ? listen_fd_ : -1, POLLIN, 0});
+    for (const Connection& c : connections.open()) {
+      fds.push_back(pollfd{c.fd, PollEvents(c), 0});
+    }
+    if (poll(fds.data(), fds.size(), PollTimeout(wake_at, now)) < 0) {
       if (errno == EINTR) continue;
       DIPWIRE_LOG(kError) << "metrics: poll failed: "
                           << std::strerror(errno);  // NOLINT
       return;
     }
-    if (fds[1].revents != 0) return;  // Stop
-    if ((fds[0].revents & POLLIN) == 0) continue;
-    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd < 0) continue;  // e.g. the client gave up before accept
-    // A client that stops reading cannot hold the answer's send forever.
-    const timeval send_timeout{kConnectionTimeoutMs / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout,
-               sizeof(send_timeout));
-    Serve(fd);
-    close(fd);
-  }
-}
-
-void MetricsHttpServer::Serve(int fd) {
-  // Reads the request head (up to the blank line), bounded in size and time.
-  std::string head;
-  const absl::Time deadline =
-      absl::Now() + absl::Milliseconds(kConnectionTimeoutMs);
-  while (true) {
-    const size_t end = head.find("\r\n\r\n");
-    if (std::min(end, head.size()) > kMaxRequestHead) {
-      Respond(fd, "431 Request Header Fields Too Large",
-              "request head over 8 KiB\n");
-      return;
+    if (fds[0].revents != 0) return;  // Stop
+    now = Clock::now();
+    // The connections first: a request that has arrived is answered before
+    // new connections can push its connection out.
+    for (size_t i = 2; i < fds.size(); ++i) {
+      connections.Step(connections.open()[i - 2], fds[i].revents, now);
     }
-    if (end != std::string::npos) break;
-    const int64_t left = absl::ToInt64Milliseconds(deadline - absl::Now());
-    pollfd pfd{fd, POLLIN, 0};
-    if (left <= 0 || poll(&pfd, 1, static_cast<int>(left)) <= 0) return;
-    std::array<char, 2048> buf{};
-    const ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-    if (n <= 0) return;
-    head.append(buf.data(), static_cast<size_t>(n));
+    if (!Accept(listen_fd_, fds[1].revents, now, &connections)) {
+      accept_paused_until = now + kAcceptPause;
+    }
   }
-  // "GET /metrics HTTP/1.1"
-  const std::vector<absl::string_view> request_line = absl::StrSplit(
-      absl::string_view(head).substr(0, head.find_first_of("\r\n")), ' ');
-  if (request_line.size() != 3) {
-    Respond(fd, "400 Bad Request", "malformed request line\n");
-    return;
-  }
-  const absl::string_view target = request_line[1];
-  if (target != "/metrics" && !absl::StartsWith(target, "/metrics?")) {
-    Respond(fd, "404 Not Found", "dipwired serves only GET /metrics here\n");
-    return;
-  }
-  if (request_line[0] != "GET") {
-    WriteAll(fd,
-             "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n"
-             "Content-Length: 0\r\nConnection: close\r\n\r\n");
-    return;
-  }
-  Respond(fd, "200 OK", render_(), "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace dipwire::server

@@ -155,10 +155,15 @@ std::string RenderMetrics(const ServerMetrics& metrics,
 
 // A minimal HTTP/1.1 server for Prometheus: GET /metrics answers 200 with
 // the text `render` returns; any other path is 404 and any other method 405.
-// One connection at a time, on one thread owned by the server; a request
-// head over 8 KiB is refused (431) and a client that sends nothing for 5 s
-// is dropped, so a stuck client delays a scrape by 5 s at most. Every answer
-// closes its connection.
+// One thread owned by the server serves every connection from one poll loop
+// (non-blocking sockets, per-connection state), so a slow or idle client
+// never delays another. At most 16 connections are open: beyond that the
+// oldest one that has its answer or has not yet sent a request is closed. A
+// request head must arrive within 2 s of the accept and be at most 8 KiB
+// (else 431); an answer must be taken within 5 s. Every answer closes its
+// connection: the server shuts down its side, then reads and discards what
+// the client still sends (at most 1 s and 64 KiB) so that the answer is not
+// lost to a reset.
 //
 // Thread-safe; Stop may be called from any thread.
 class MetricsHttpServer {
@@ -178,15 +183,15 @@ class MetricsHttpServer {
   // "host:port" as bound.
   const std::string& address() const { return address_; }
 
-  // Joins the thread (within 5 s, the bound of one connection) and closes
-  // the socket: later connections are refused. Idempotent.
+  // Joins the thread (as soon as a scrape being rendered is done), closes the
+  // open connections and the socket: later connections are refused.
+  // Idempotent.
   void Stop();
 
  private:
   MetricsHttpServer(int listen_fd, int wake_read_fd, int wake_write_fd,
                     std::string address, std::function<std::string()> render);
   void Loop();
-  void Serve(int fd);
 
   const int listen_fd_;
   const int wake_read_fd_;
