@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/status_macros.h"
 #include "common/token.h"
 
 namespace dipwire::server {
@@ -54,9 +55,30 @@ Authenticator::~Authenticator() = default;
 
 absl::StatusOr<const Authenticator::Caller*> Authenticator::Authorize(
     absl::string_view authorization, Role role) const {
-  const std::string needs =
-      absl::StrCat(" (this call needs a token with the ", RoleName(role),
-                   " role as \"authorization: Bearer <token>\" metadata)");
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const Caller* found,
+      Identify(
+          authorization,
+          absl::StrCat(" (this call needs a token with the ", RoleName(role),
+                       " role as \"authorization: Bearer <token>\" "
+                       "metadata)")));
+  if (!HasRole(found->spec(), role)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("token \"", found->spec().name, "\" does not have the ",
+                     RoleName(role), " role"));
+  }
+  return found;
+}
+
+absl::StatusOr<const Authenticator::Caller*> Authenticator::Authenticate(
+    absl::string_view authorization) const {
+  return Identify(authorization,
+                  " (this call needs a valid token, of any role, as "
+                  "\"authorization: Bearer <token>\" metadata)");
+}
+
+absl::StatusOr<const Authenticator::Caller*> Authenticator::Identify(
+    absl::string_view authorization, absl::string_view needs) const {
   if (authorization.empty()) {
     return absl::UnauthenticatedError(absl::StrCat("no bearer token", needs));
   }
@@ -68,11 +90,6 @@ absl::StatusOr<const Authenticator::Caller*> Authenticator::Authorize(
   const Caller* found = Find(authorization);
   if (found == nullptr) {
     return absl::UnauthenticatedError(absl::StrCat("unknown token", needs));
-  }
-  if (!HasRole(found->spec(), role)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("token \"", found->spec().name, "\" does not have the ",
-                     RoleName(role), " role"));
   }
   return found;
 }

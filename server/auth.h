@@ -65,6 +65,13 @@ class Authenticator {
   absl::StatusOr<const Caller*> Authorize(absl::string_view authorization,
                                           Role role) const;
 
+  // The caller whose `authorization` metadata value holds any configured
+  // token, whatever its roles (what reflection needs, DESIGN.md "Roles").
+  // UNAUTHENTICATED when the token is missing, malformed or unknown, with
+  // messages like Authorize's. Does not block.
+  absl::StatusOr<const Caller*> Authenticate(
+      absl::string_view authorization) const;
+
   // The name of the token in `authorization`, whatever its roles; empty
   // when the token is missing, malformed or unknown. For log lines.
   std::string TokenName(absl::string_view authorization) const;
@@ -82,6 +89,11 @@ class Authenticator {
   static void RefundPublish(const Caller& caller, int64_t events);
 
  private:
+  // The caller holding the bearer token of `authorization`, or
+  // UNAUTHENTICATED ending in `needs` (what the call needs).
+  absl::StatusOr<const Caller*> Identify(absl::string_view authorization,
+                                         absl::string_view needs) const;
+
   // The caller holding the bearer token of `authorization`, or null.
   const Caller* Find(absl::string_view authorization) const;
 

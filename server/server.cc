@@ -1,8 +1,10 @@
 #include "server/server.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -14,11 +16,8 @@
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/status_macros.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "grpcpp/impl/server_builder_option.h"
-#include "grpcpp/impl/server_builder_plugin.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
 #include "server/auth.h"
@@ -26,6 +25,7 @@
 #include "server/executor.h"
 #include "server/metrics.h"
 #include "server/publish_pipeline.h"
+#include "server/reflection_service.h"
 #include "server/sqlite_event_store.h"
 #include "server/webhook_sinks.h"
 
@@ -71,29 +71,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// Leaves gRPC's reflection service out of a server. With tokens configured
-// the server must not describe its API to a caller without one (DESIGN.md),
-// and gRPC 1.51 gives no way to make its reflection service check a token:
-// the service is gRPC's own, with no handler of ours to put the check in,
-// and a server interceptor cannot refuse a call. So a server with tokens
-// serves no reflection at all; grpcurl then takes the .proto files.
-class NoReflection final : public grpc::ServerBuilderOption {
- public:
-  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
-  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
-                         plugins) override {
-    plugins->erase(
-        std::remove_if(
-            plugins->begin(), plugins->end(),
-            [](const std::unique_ptr<grpc::ServerBuilderPlugin>& p) {
-              return dynamic_cast<
-                         grpc::reflection::ProtoServerReflectionPlugin*>(
-                         p.get()) != nullptr;
-            }),
-        plugins->end());
-  }
-};
-
 }  // namespace
 
 class Server::Impl {
@@ -134,13 +111,20 @@ class Server::Impl {
         pipeline_.get(), hub_.get(), store_.get(), executor_.get(),
         Clock::Real(), limits, sinks_.get(), auth_.get());
 
-    // grpc.health.v1 (gRPC's own service) and grpc.reflection.v1alpha, so
-    // that probes and grpcurl need no .proto file. Health answers only once
-    // the store is open and the log replayed: the server starts below.
+    // grpc.health.v1 (gRPC's own service, without a token) and
+    // grpc.reflection.v1alpha (our own, which checks the token: gRPC's
+    // plugin cannot), so that probes and grpcurl need no .proto file.
+    // Health answers only once the store is open and the log replayed: the
+    // server starts below.
     grpc::EnableDefaultHealthCheckService(true);
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    reflection_ = std::make_unique<ReflectionService>(
+        std::vector<std::string>{
+            std::string(v1::AlertService::service_full_name()),
+            "grpc.health.v1.Health",
+            std::string(grpc::reflection::v1alpha::ServerReflection::
+                            service_full_name())},
+        auth_.get());
     grpc::ServerBuilder builder;
-    if (auth_ != nullptr) builder.SetOption(std::make_unique<NoReflection>());
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
@@ -148,6 +132,7 @@ class Server::Impl {
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
     builder.AddListeningPort(options.listen, credentials, &port_);
     builder.RegisterService(service_.get());
+    builder.RegisterService(reflection_.get());
     // gRPC refuses a larger request itself, with RESOURCE_EXHAUSTED.
     builder.SetMaxReceiveMessageSize(limits.max_message_bytes);
     // Notice dead peers on long-lived streams.
@@ -203,6 +188,7 @@ class Server::Impl {
     executor_.reset();
     server_.reset();
     service_.reset();
+    reflection_.reset();
     auth_.reset();
     sinks_.reset();
     pipeline_.reset();
@@ -250,6 +236,7 @@ class Server::Impl {
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AlertServiceImpl> service_;
+  std::unique_ptr<ReflectionService> reflection_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_;
 

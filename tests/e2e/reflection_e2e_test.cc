@@ -1,10 +1,12 @@
-// gRPC server reflection (grpc.reflection.v1alpha, what gRPC 1.51 serves) on
-// the real dipwired, through a client of our own: what grpcurl does to list
-// and call the API without a .proto file at hand.
+// gRPC server reflection (grpc.reflection.v1alpha, dipwired's own
+// implementation, server/reflection_service.h) on the real dipwired, through a
+// client of our own: what grpcurl does to list and call the API without a
+// .proto file at hand.
 
 #include <csignal>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,11 +42,12 @@ class ReflectionTest : public DipwiredTest {
     channel_ =
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
     stub_ = ServerReflection::NewStub(channel_);
-    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     if (!token.empty()) {
-      context_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+      context_->AddMetadata("authorization", absl::StrCat("Bearer ", token));
     }
-    stream_ = stub_->ServerReflectionInfo(&context_);
+    stream_ = stub_->ServerReflectionInfo(context_.get());
   }
 
   // Sends `request` on the stream and reads its answer.
@@ -60,8 +63,10 @@ class ReflectionTest : public DipwiredTest {
       stream_->WritesDone();
       EXPECT_TRUE(stream_->Finish().ok());
     }
-    // An open connection would hold up the server's shutdown.
+    // An open connection would hold up the server's shutdown; the context
+    // holds the call, and the call the connection.
     stream_.reset();
+    context_.reset();
     stub_.reset();
     channel_.reset();
     DipwiredTest::TearDown();
@@ -69,7 +74,7 @@ class ReflectionTest : public DipwiredTest {
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ServerReflection::Stub> stub_;
-  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<grpc::ClientReaderWriter<ServerReflectionRequest,
                                            ServerReflectionResponse>>
       stream_;
@@ -140,29 +145,93 @@ TEST_F(ReflectionTest, UnknownSymbolIsAnErrorResponse) {
             static_cast<int>(grpc::StatusCode::NOT_FOUND));
 }
 
-// With tokens configured, gRPC 1.51 offers no way to make its reflection
-// service require one, so the server leaves reflection out (server.cc,
-// NoReflection): not even a valid token lists the API.
-TEST_F(ReflectionTest, ServerWithTokensServesNoReflection) {
-  constexpr absl::string_view kToken = "dw_test-reflection-admin";
-  const std::string config = NewTempDir("reflection-config") + "/config.txtpb";
-  {
-    std::ofstream file(config);
-    file << "auth { tokens { name: \"admin\" sha256: \"" << Sha256Hex(kToken)
-         << "\" roles: [ADMIN] } }\n";
-    ASSERT_TRUE(file.good());
+TEST_F(ReflectionTest, FileByFilenameSendsTheFileAndItsImports) {
+  OpenStream();
+  ServerReflectionRequest request;
+  request.set_file_by_filename("dipwire/v1/alerts.proto");
+  const ServerReflectionResponse response = Ask(request);
+  ASSERT_TRUE(response.has_file_descriptor_response())
+      << response.DebugString();
+  std::vector<std::string> names;
+  for (const std::string& bytes :
+       response.file_descriptor_response().file_descriptor_proto()) {
+    google::protobuf::FileDescriptorProto file;
+    ASSERT_TRUE(file.ParseFromString(bytes));
+    names.push_back(file.name());
   }
-  StopServer(SIGTERM);  // SetUp's server, which has no token
-  StartServer({"--config", config});
+  ASSERT_FALSE(names.empty());
+  EXPECT_EQ(names.front(), "dipwire/v1/alerts.proto");
+  EXPECT_THAT(names, IsSupersetOf({"dipwire/v1/events.proto",
+                                   "google/protobuf/timestamp.proto"}));
+  // Each file once.
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(),
+            names.size());
+
+  ServerReflectionRequest missing;
+  missing.set_file_by_filename("dipwire/v1/no_such_file.proto");
+  const ServerReflectionResponse error = Ask(missing);
+  ASSERT_TRUE(error.has_error_response()) << error.DebugString();
+  EXPECT_EQ(error.error_response().error_code(),
+            static_cast<int>(grpc::StatusCode::NOT_FOUND));
+}
+
+// With tokens configured, reflection takes any valid token, whatever its
+// roles (DESIGN.md, "Roles"), and refuses a call without one.
+class ReflectionWithTokensTest : public ReflectionTest {
+ protected:
+  static constexpr absl::string_view kToken = "dw_test-reflection-publish";
+
+  void SetUp() override {
+    ReflectionTest::SetUp();
+    const std::string config =
+        NewTempDir("reflection-config") + "/config.txtpb";
+    {
+      std::ofstream file(config);
+      file << R"(auth { tokens { name: "publisher" sha256: ")"
+           << Sha256Hex(kToken) << "\" roles: [PUBLISH] } }\n";
+      ASSERT_TRUE(file.good());
+    }
+    StopServer(SIGTERM);  // ReflectionTest's server, which has no token
+    StartServer({"--config", config});
+  }
+
+  // Asks for the services on a stream opened with `token`, and returns how
+  // the call ended.
+  grpc::Status ListWith(const std::string& token) {
+    OpenStream(token);
+    ServerReflectionRequest request;
+    request.set_list_services("*");
+    ServerReflectionResponse response;
+    stream_->Write(request);
+    EXPECT_FALSE(stream_->Read(&response));
+    grpc::Status status = stream_->Finish();
+    stream_.reset();  // finished: TearDown must not finish it again
+    return status;
+  }
+};
+
+TEST_F(ReflectionWithTokensTest, AnyValidTokenListsTheServices) {
   OpenStream(std::string(kToken));
   ServerReflectionRequest request;
   request.set_list_services("*");
-  ServerReflectionResponse response;
-  stream_->Write(request);
-  EXPECT_FALSE(stream_->Read(&response));
-  const grpc::Status status = stream_->Finish();
-  stream_.reset();  // finished: TearDown must not finish it again
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED)
+  const ServerReflectionResponse response = Ask(request);
+  ASSERT_TRUE(response.has_list_services_response()) << response.DebugString();
+  std::vector<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.push_back(service.name());
+  }
+  EXPECT_THAT(names, IsSupersetOf({"dipwire.v1.AlertService"}));
+}
+
+TEST_F(ReflectionWithTokensTest, NoTokenIsUnauthenticated) {
+  const grpc::Status status = ListWith("");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << status.error_message();
+}
+
+TEST_F(ReflectionWithTokensTest, UnknownTokenIsUnauthenticated) {
+  const grpc::Status status = ListWith("dw_test-not-a-configured-token");
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
       << status.error_message();
 }
 

@@ -84,6 +84,29 @@ TEST_F(AuthTest, TokenWithTheRoleIsTheCallerAndAdminMayDoEverything) {
   }
 }
 
+TEST_F(AuthTest, AuthenticateTakesAnyKnownTokenWhateverItsRoles) {
+  const Authenticator auth({Token("wire", "dw_wire", {Role::kPublish}),
+                            Token("desk", "dw_desk", {Role::kSubscribe})},
+                           &clock_);
+  for (const char* token : {"Bearer dw_wire", "bearer dw_desk"}) {
+    const absl::StatusOr<const Authenticator::Caller*> caller =
+        auth.Authenticate(token);
+    ASSERT_THAT(caller, IsOk()) << token;
+  }
+  EXPECT_EQ((*auth.Authenticate("Bearer dw_desk"))->spec().name, "desk");
+  EXPECT_THAT(auth.Authenticate(""),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       AllOf(HasSubstr("no bearer token"),
+                             HasSubstr("a valid token, of any role"))));
+  EXPECT_THAT(auth.Authenticate("Basic dw_wire"),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("not a bearer token")));
+  EXPECT_THAT(
+      auth.Authenticate("Bearer dw_other"),
+      StatusIs(absl::StatusCode::kUnauthenticated,
+               AllOf(HasSubstr("unknown token"), Not(HasSubstr("dw_other")))));
+}
+
 TEST_F(AuthTest, PublishRateAllowsTheBurstThenRefillsWithTime) {
   TokenSpec spec = Token("wire", "dw_wire", {Role::kPublish});
   spec.publish_events_per_second = 10;
