@@ -49,8 +49,9 @@ TEST(LoggingTest, JsonLinesNameThePeerAndNeverTheCredentials) {
   const std::string log = dir + "/stderr.log";
   // The token is known to the server, under the name the log must show.
   const std::string config = dir + "/config.txtpb";
-  std::ofstream(config) << "auth { tokens { name: \"desk-ingest\" sha256: \""
-                        << Sha256Hex(kSecret) << "\" roles: [PUBLISH] } }\n";
+  std::ofstream(config) << R"(auth { tokens { name: "desk-ingest" sha256: ")"
+                        << Sha256Hex(kSecret) << R"(" roles: [PUBLISH] } })"
+                        << "\n";
   auto server = DipwiredProcess::Start(
       dir + "/data",
       {"--log-format", "json", "--log-level", "debug", "--config", config},
