@@ -5,11 +5,9 @@
 #include <cmath>
 #include <cstddef>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -21,6 +19,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "common/file_contents.h"
 #include "common/grpc_status.h"
 #include "common/status_macros.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
@@ -100,14 +99,12 @@ absl::Status CheckReconnectOptions(const ReconnectOptions& options) {
 
 absl::StatusOr<std::string> ReadPemFile(const std::string& path,
                                         absl::string_view option) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in) {
+  absl::StatusOr<std::string> contents = ReadFileContents(path);
+  if (!contents.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(option, ": cannot read ", path));
   }
-  return contents.str();
+  return contents;
 }
 
 // Plaintext, or TLS when a CA or a client certificate is configured.

@@ -13,10 +13,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +28,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/file_contents.h"
 #include "common/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -176,14 +175,12 @@ absl::StatusOr<std::string> SecretText(const v1::SinkConfig& sink,
     return std::string(absl::StripAsciiWhitespace(value));
   }
   if (!sink.secret_file().empty()) {
-    std::ifstream in(sink.secret_file(), std::ios::binary);
-    std::stringstream contents;
-    contents << in.rdbuf();
-    if (!in) {
+    absl::StatusOr<std::string> contents = ReadFileContents(sink.secret_file());
+    if (!contents.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(
           field, ".secret_file: cannot read ", sink.secret_file()));
     }
-    return std::string(absl::StripAsciiWhitespace(contents.str()));
+    return std::string(absl::StripAsciiWhitespace(*contents));
   }
   return sink.secret();
 }
@@ -429,16 +426,6 @@ absl::Status CheckTlsFiles(const TlsFiles& tls) {
 }
 
 }  // namespace
-
-absl::StatusOr<std::string> ReadFileContents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  if (!in) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read"));
-  }
-  return contents.str();
-}
 
 absl::StatusOr<v1::ServerConfig> ParseServerConfig(
     absl::string_view text, absl::string_view file_name) {

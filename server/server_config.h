@@ -48,10 +48,6 @@ struct SinkSpec {
 absl::StatusOr<v1::ServerConfig> ParseServerConfig(absl::string_view text,
                                                    absl::string_view file_name);
 
-// The contents of the file at `path`, or INVALID_ARGUMENT "PATH: cannot
-// read". Blocks on file I/O.
-absl::StatusOr<std::string> ReadFileContents(const std::string& path);
-
 // Reads and parses the file at `path` (see ParseServerConfig). Returns
 // INVALID_ARGUMENT when the file cannot be read or parsed; the message
 // starts with the path. Blocks on file I/O.
