@@ -1090,13 +1090,7 @@ absl::Status CheckTokens(const Args& args) {
   }
   DIPWIRE_RETURN_IF_ERROR(CheckFlags(args, {"roles"}));
   const absl::string_view name = words[1];
-  const bool name_ok =
-      !name.empty() && name.size() <= 64 &&
-      std::all_of(name.begin(), name.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '_' || c == '-';
-      });
-  if (!name_ok) {
+  if (!IsTokenName(name)) {
     return absl::InvalidArgumentError(
         absl::StrCat("\"", absl::CHexEscape(name),
                      "\" is not a token name (1 to 64 of A-Z, a-z, 0-9, '.', "

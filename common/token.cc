@@ -3,9 +3,11 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
@@ -35,6 +37,14 @@ std::string Sha256(absl::string_view text) {
 
 std::string Sha256Hex(absl::string_view token) {
   return absl::BytesToHexString(Sha256(token));
+}
+
+bool IsTokenName(absl::string_view name) {
+  return !name.empty() && name.size() <= 64 &&
+         std::all_of(name.begin(), name.end(), [](char c) {
+           return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  c == '.' || c == '_' || c == '-';
+         });
 }
 
 }  // namespace dipwire

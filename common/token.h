@@ -24,6 +24,10 @@ std::string Sha256(absl::string_view text);
 // token configuration holds instead of the token.
 std::string Sha256Hex(absl::string_view token);
 
+// True when `name` may name a token: 1 to 64 of A-Z, a-z, 0-9, '.', '_',
+// '-' (what the config file and `dipwire tokens new` accept).
+bool IsTokenName(absl::string_view name);
+
 }  // namespace dipwire
 
 #endif  // DIPWIRE_COMMON_TOKEN_H_

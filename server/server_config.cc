@@ -30,6 +30,7 @@
 #include "absl/strings/strip.h"
 #include "common/file_contents.h"
 #include "common/status_macros.h"
+#include "common/token.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/message.h"
@@ -43,7 +44,6 @@ namespace dipwire::server {
 namespace {
 
 constexpr size_t kMaxSinkName = 64;
-constexpr size_t kMaxTokenName = 64;
 constexpr size_t kSha256HexLength = 64;
 constexpr int kMaxAttempts = 100;
 constexpr absl::Duration kMaxTimeout = absl::Minutes(5);
@@ -280,13 +280,7 @@ absl::StatusOr<TokenSpec> CheckToken(const v1::TokenConfig& token,
                                      const std::string& field) {
   TokenSpec spec;
   const absl::string_view name = token.name();
-  const bool name_ok =
-      !name.empty() && name.size() <= kMaxTokenName &&
-      std::all_of(name.begin(), name.end(), [](char c) {
-        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
-               c == '_' || c == '-';
-      });
-  if (!name_ok) {
+  if (!IsTokenName(name)) {
     return absl::InvalidArgumentError(absl::StrCat(
         field, ".name: \"", absl::CHexEscape(name),
         "\" is not a token name (1 to 64 of A-Z, a-z, 0-9, '.', '_', '-')"));
