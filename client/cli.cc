@@ -116,10 +116,13 @@ Flags of every command:
                          requires one (mutual TLS); they also turn TLS on
   --token TOKEN          a bearer token for a server with authentication;
                          prefer the environment variable DIPWIRE_TOKEN (a
-                         command line shows in ps)
+                         command line shows in ps). It is not sent in
+                         plaintext beyond loopback: use TLS, or
+  --plaintext-token      send it over plaintext to a non-loopback server all
+                         the same (a network you trust)
 
-A flag is written "--flag value" or "--flag=value"; --no-reconnect takes no
-value.
+A flag is written "--flag value" or "--flag=value"; --no-reconnect and
+--plaintext-token take no value.
 Exit status: 0 success; 1 failure (an event rejected, a server error or an
 unreachable server); 2 usage error.
 )";
@@ -190,7 +193,8 @@ class SubscribeSession {
 // Command line parsing.
 
 // Flags that take no value; present means "true".
-constexpr std::array<absl::string_view, 1> kBooleanFlags = {"no-reconnect"};
+constexpr std::array<absl::string_view, 2> kBooleanFlags = {"no-reconnect",
+                                                            "plaintext-token"};
 
 bool IsBooleanFlag(absl::string_view name) {
   return std::find(kBooleanFlags.begin(), kBooleanFlags.end(), name) !=
@@ -253,8 +257,9 @@ absl::StatusOr<Args> SplitArgs(int argc, char** argv) {
 
 // The flags every command takes.
 bool IsConnectionFlag(absl::string_view name) {
-  constexpr std::array<absl::string_view, 6> kConnectionFlags = {
-      "server", "timeout", "tls-ca", "tls-cert", "tls-key", "token"};
+  constexpr std::array<absl::string_view, 7> kConnectionFlags = {
+      "server",  "timeout", "tls-ca",         "tls-cert",
+      "tls-key", "token",   "plaintext-token"};
   return std::find(kConnectionFlags.begin(), kConnectionFlags.end(), name) !=
          kConnectionFlags.end();
 }
@@ -350,6 +355,7 @@ absl::StatusOr<ClientOptions> ClientFlags(const Args& args) {
              std::getenv("DIPWIRE_TOKEN")) {  // NOLINT(concurrency-mt-unsafe)
     options.token = env;
   }
+  options.plaintext_token = FindFlag(args, "plaintext-token") != nullptr;
   return options;
 }
 

@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "common/file_contents.h"
 #include "common/grpc_status.h"
+#include "common/net.h"
 #include "common/status_macros.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -107,13 +108,16 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path,
   return contents;
 }
 
-// Plaintext, or TLS when a CA or a client certificate is configured.
+// TLS is on when a CA or a client certificate is configured.
+bool UsesTls(const ClientOptions& options) {
+  return !options.tls_ca_file.empty() || !options.tls_cert_file.empty() ||
+         !options.tls_key_file.empty();
+}
+
+// Plaintext, or TLS (UsesTls).
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
     const ClientOptions& options) {
-  if (options.tls_ca_file.empty() && options.tls_cert_file.empty() &&
-      options.tls_key_file.empty()) {
-    return grpc::InsecureChannelCredentials();
-  }
+  if (!UsesTls(options)) return grpc::InsecureChannelCredentials();
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "a client certificate (--tls-cert) and its key (--tls-key) go "
@@ -548,6 +552,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     return absl::InvalidArgumentError(
         "the token has characters other than printable ASCII (it is not "
         "one that `dipwire tokens new` made)");
+  }
+  if (!options.token.empty() && !UsesTls(options) && !options.plaintext_token &&
+      !IsLocalTarget(options.server)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "refusing to send the token in plaintext to ", options.server,
+        ", which is not a loopback address: connect with TLS (--tls-ca), or "
+        "pass --plaintext-token on a network you trust"));
   }
   DIPWIRE_ASSIGN_OR_RETURN(
       std::shared_ptr<grpc::ChannelCredentials> credentials,

@@ -33,8 +33,15 @@ struct ClientOptions {
   std::string tls_cert_file;
   std::string tls_key_file;
   // A bearer token sent with every call as "authorization: Bearer <token>"
-  // metadata; empty: none. Printable ASCII without spaces.
+  // metadata; empty: none. Printable ASCII without spaces. Connect refuses
+  // to send it over plaintext to a server that is not on loopback (or a Unix
+  // socket), where anyone on the path could read and replay it, unless
+  // plaintext_token is set.
   std::string token;
+  // Send the token over plaintext to a non-loopback server all the same
+  // (the CLI's --plaintext-token): only on a network you trust, e.g. a pod
+  // network of a server started with --insecure-listen.
+  bool plaintext_token = false;
 };
 
 // What a resumable stream (Client::SubscribeResumable) reports about its

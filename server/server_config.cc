@@ -1,6 +1,5 @@
 #include "server/server_config.h"
 
-#include <arpa/inet.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -29,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/file_contents.h"
+#include "common/net.h"
 #include "common/status_macros.h"
 #include "common/token.h"
 #include "google/protobuf/descriptor.h"
@@ -346,18 +346,6 @@ absl::StatusOr<TokenSpec> CheckToken(const v1::TokenConfig& token,
   return spec;
 }
 
-bool IsLoopback(absl::string_view host) {
-  if (host == "localhost") return true;
-  const std::string text(host);
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-    return (ntohl(v4.s_addr) >> 24) == 127;
-  }
-  in6_addr v6{};
-  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
-         IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 // The PEM file `path`, named by `name` in errors, as an OpenSSL BIO.
 absl::StatusOr<std::unique_ptr<BIO, decltype(&BIO_free)>> PemFile(
     const std::string& path, absl::string_view name, std::string* text) {
@@ -561,7 +549,7 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
       !options.tokens.empty() || !tls.client_ca_file.empty();
   const absl::string_view host = listen.bare_host;
   if (!options.tokens.empty() && tls.cert_file.empty() &&
-      !options.insecure_listen && !IsLoopback(host)) {
+      !options.insecure_listen && !IsLoopbackHost(host)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen (listen): refusing to take bearer tokens in plaintext on ",
         options.listen,
@@ -570,7 +558,7 @@ absl::Status CheckServerOptions(const ServerOptions& options) {
         "--insecure-listen (insecure_listen: true) if something in front of "
         "dipwired terminates TLS"));
   }
-  if (!authenticated && !options.insecure_listen && !IsLoopback(host)) {
+  if (!authenticated && !options.insecure_listen && !IsLoopbackHost(host)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--listen (listen): refusing to serve ", options.listen,
         " without authentication: anyone who can reach it could publish "

@@ -160,6 +160,17 @@ TEST(CliTest, BadFlagValuesAreUsageErrorsInEitherSpelling) {
   }
 }
 
+TEST(CliTest, ATokenIsNotSentInPlaintextToAnotherMachine) {
+  // TEST-NET-1: refused before any connection is made.
+  const CliResult result =
+      RunDipwire({"alerts", "--server", "192.0.2.1:50051", "--token", "dw_x"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err,
+              AllOf(HasSubstr("refusing to send the token in plaintext to "
+                              "192.0.2.1:50051"),
+                    HasSubstr("--plaintext-token"), Not(HasSubstr("dw_x"))));
+}
+
 TEST(CliTest, PublishNeedsExactlyOneFile) {
   EXPECT_EQ(RunDipwire({"publish"}).exit_code, 2);
   EXPECT_EQ(RunDipwire({"publish", "a.jsonl", "b.jsonl"}).exit_code, 2);

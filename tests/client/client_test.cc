@@ -24,9 +24,11 @@ using ::dipwire::testing::FakeAlertService;
 using ::dipwire::testing::FakeServer;
 using ::dipwire::testing::IsOk;
 using ::dipwire::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 v1::SubscribeResponse AlertsResponse(std::vector<std::string> alert_ids) {
   v1::SubscribeResponse response;
@@ -90,6 +92,23 @@ TEST_F(ClientTest, ConnectRejectsANonPositiveCallTimeout) {
   EXPECT_THAT(
       Client::Connect(options),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("timeout")));
+}
+
+TEST_F(ClientTest, ConnectRefusesAPlaintextTokenForAnotherMachine) {
+  ClientOptions options;
+  options.server = "192.0.2.1:50051";  // TEST-NET-1; never contacted
+  options.token = "dw_secret";
+  const absl::StatusOr<std::unique_ptr<Client>> refused =
+      Client::Connect(options);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                AllOf(HasSubstr("plaintext to 192.0.2.1:50051"),
+                                      HasSubstr("--plaintext-token"))));
+  EXPECT_THAT(refused.status().message(), Not(HasSubstr("dw_secret")));
+
+  // Allowed explicitly. The channel connects lazily: nothing is sent.
+  // (Tokens over plaintext loopback are auth_e2e_test's.)
+  options.plaintext_token = true;
+  EXPECT_THAT(Client::Connect(options), IsOk());
 }
 
 TEST_F(ClientTest, PublishReturnsOneResultPerEventInOrder) {

@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import ipaddress
 import queue
 import random
 import threading
@@ -409,6 +410,65 @@ class _PublishCall:
         self._reader.join(timeout=10)
 
 
+def _host_of(address: str) -> str:
+    """The host of ``HOST:PORT``, ``[HOST]:PORT`` or a bare ``HOST``."""
+    if address.startswith("["):
+        close = address.find("]")
+        return address[1:close] if close >= 0 else ""
+    if address.count(":") != 1:
+        return address  # a bare name, or an IPv6 address without a port
+    return address.rsplit(":", 1)[0]
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_local_target(target: str) -> bool:
+    """True when every address of the gRPC ``target`` is on this machine.
+
+    A Unix socket (``unix:PATH``) or loopback hosts (``127.0.0.1:50051``,
+    ``localhost:50051``, ``[::1]:50051``, ``dns:///localhost:50051``,
+    ``ipv4:127.0.0.1:1,127.0.0.2:2``); anything else counts as remote. The
+    same rule as the C++ client's (common/net.cc).
+    """
+    if target.startswith(("unix:", "unix-abstract:")):
+        return True
+    for scheme in ("ipv4:", "ipv6:"):
+        if target.startswith(scheme):
+            addresses = target[len(scheme):].split(",")
+            return bool(target[len(scheme):]) and all(
+                _is_loopback_host(_host_of(a)) for a in addresses)
+    if target.startswith("dns:"):
+        target = target[len("dns:"):]
+        if target.startswith("//"):
+            slash = target.find("/", 2)
+            if slash < 0:
+                return False
+            target = target[slash + 1:]
+    host = _host_of(target)
+    return bool(host) and _is_loopback_host(host)
+
+
+def plaintext_token_refusal(target: str, token: Optional[str], tls: bool,
+                            plaintext_token: bool) -> Optional[str]:
+    """Why ``token`` must not be sent to ``target``, or None when it may.
+
+    A token goes over TLS, or in plaintext to this machine; in plaintext to
+    another machine only with ``plaintext_token`` (a network you trust).
+    """
+    if not token or tls or plaintext_token or is_local_target(target):
+        return None
+    return (f"refusing to send the token in plaintext to {target}, which is "
+            "not a loopback address: connect with TLS (--tls-ca), or pass "
+            "--plaintext-token on a network you trust")
+
+
 class _BearerToken(grpc.UnaryUnaryClientInterceptor,
                    grpc.UnaryStreamClientInterceptor,
                    grpc.StreamUnaryClientInterceptor,
@@ -463,16 +523,20 @@ class Client:
     turns TLS on; ``tls_cert`` and ``tls_key`` (PEM files, both or neither)
     are a client certificate for a server that requires one, and also turn
     TLS on (trusting the system's CAs when ``tls_ca`` is not given).
-    ``token`` is sent with every call as ``authorization: Bearer`` metadata.
-    Raises ``ValueError`` when a file cannot be read or only one of
-    ``tls_cert`` and ``tls_key`` is given.
+    ``token`` is sent with every call as ``authorization: Bearer`` metadata;
+    over plaintext only to a server on loopback (or a Unix socket), unless
+    ``plaintext_token`` says a network you trust carries it.
+    Raises ``ValueError`` when a file cannot be read, only one of
+    ``tls_cert`` and ``tls_key`` is given, or the token would go in
+    plaintext to another machine.
     """
 
     def __init__(self, target: str = DEFAULT_TARGET, timeout: float = 30.0,
                  backoff: Backoff = Backoff(), *,
                  tls_ca: Optional[str] = None, tls_cert: Optional[str] = None,
                  tls_key: Optional[str] = None,
-                 token: Optional[str] = None) -> None:
+                 token: Optional[str] = None,
+                 plaintext_token: bool = False) -> None:
         if not target:
             raise ValueError("the server address is empty")
         if timeout <= 0:
@@ -480,6 +544,11 @@ class Client:
         if bool(tls_cert) != bool(tls_key):
             raise ValueError("a client certificate (--tls-cert) and its key "
                              "(--tls-key) go together: give both or neither")
+        refusal = plaintext_token_refusal(target, token,
+                                          bool(tls_ca or tls_cert),
+                                          plaintext_token)
+        if refusal:
+            raise ValueError(refusal)
         self.target = target
         self.timeout = timeout
         self.backoff = backoff

@@ -28,7 +28,8 @@ from typing import Deque, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 import grpc
 
-from dipwire.client import Backoff, Client, DipwireError, PublishRequest
+from dipwire.client import (Backoff, Client, DipwireError, PublishRequest,
+                            plaintext_token_refusal)
 from dipwire.formats import FORMATS, Format, Item, format_for_path
 from dipwire.progress import Progress, Tally
 from dipwire.validate import check_event
@@ -81,7 +82,13 @@ def _parser() -> argparse.ArgumentParser:
                         default=os.environ.get("DIPWIRE_TOKEN"),
                         help="a bearer token with the publish role; prefer "
                              "the environment variable DIPWIRE_TOKEN (a "
-                             "command line shows in ps)")
+                             "command line shows in ps); it is not sent "
+                             "in plaintext beyond loopback without "
+                             "--plaintext-token")
+    parser.add_argument("--plaintext-token", action="store_true",
+                        help="send the token over plaintext to a "
+                             "non-loopback server all the same (a network "
+                             "you trust)")
     parser.add_argument("--batch", type=_positive, default=100,
                         help="events per request (default %(default)s)")
     parser.add_argument("--window", type=_positive, default=4,
@@ -246,7 +253,8 @@ def publish(items: Iterator[Item], args: argparse.Namespace, tally: Tally,
     backoff = Backoff(give_up_after=args.retry_for)
     with Client(args.server, timeout=args.timeout, backoff=backoff,
                 tls_ca=args.tls_ca, tls_cert=args.tls_cert,
-                tls_key=args.tls_key, token=args.token) as client:
+                tls_key=args.tls_key, token=args.token,
+                plaintext_token=args.plaintext_token) as client:
         for batch, response in client.publish_batches(
                 requests, window=args.window, on_retry=on_retry):
             if response.error.code:
@@ -324,6 +332,12 @@ def main(argv: Optional[Sequence[str]] = None, out: TextIO = sys.stdout,
             err.write(f"dipwire-ingest: {option}: cannot read {path}: "
                       f"{error.strerror}\n")
             return EXIT_USAGE
+    refusal = plaintext_token_refusal(args.server, args.token,
+                                      bool(args.tls_ca or args.tls_cert),
+                                      args.plaintext_token)
+    if refusal:
+        err.write(f"dipwire-ingest: {refusal}\n")
+        return EXIT_USAGE
     if args.file != "-":
         try:
             open(args.file, "rb").close()

@@ -13,7 +13,7 @@ import grpc
 import pytest
 
 from conftest import DEMO, Dipwired, ingest_command, ingest_env, INGEST_TIMEOUT
-from dipwire.client import EARLIEST, Client, DipwireError
+from dipwire.client import EARLIEST, Client, DipwireError, is_local_target
 from dipwire.formats import parse_event_json
 
 EVENT = next(parse_event_json(line) for line in DEMO.read_text().splitlines()
@@ -114,3 +114,37 @@ def test_mutual_tls(tmp_path: Path,
         assert refused.value.code == grpc.StatusCode.UNAVAILABLE
     with pytest.raises(ValueError, match="go together"):
         Client(server.address, tls_cert=certs["client.pem"])
+
+
+@pytest.mark.parametrize("target,local", [
+    ("127.0.0.1:50051", True), ("localhost:50051", True),
+    ("[::1]:50051", True), ("dns:///localhost:50051", True),
+    ("ipv4:127.0.0.1:1,127.0.0.2:2", True), ("unix:/run/dw.sock", True),
+    ("10.1.2.3:50051", False), ("alerts.example:443", False),
+    ("dns:///alerts.example:443", False),
+    ("ipv4:127.0.0.1:1,10.0.0.1:2", False),
+    ("0.0.0.0:50051", False), ("", False)])
+def test_which_targets_are_local(target: str, local: bool) -> None:
+    assert is_local_target(target) == local
+
+
+def test_a_token_is_not_sent_in_plaintext_to_another_machine() -> None:
+    # 192.0.2.1 (TEST-NET-1) is never contacted: the refusal comes first,
+    # and an allowed channel connects lazily.
+    with pytest.raises(ValueError) as refused:
+        Client("192.0.2.1:50051", token=PUBLISHER)
+    assert "plaintext to 192.0.2.1:50051" in str(refused.value)
+    assert "--plaintext-token" in str(refused.value)
+    assert PUBLISHER not in str(refused.value)
+    Client("192.0.2.1:50051", token=PUBLISHER, plaintext_token=True).close()
+
+    env = ingest_env()
+    env["DIPWIRE_TOKEN"] = PUBLISHER
+    result = subprocess.run(
+        ingest_command("--server", "192.0.2.1:50051", "--no-progress",
+                       str(DEMO)),
+        env=env, capture_output=True, text=True, timeout=INGEST_TIMEOUT,
+        check=False)
+    assert result.returncode == 2, result.stderr
+    assert "refusing to send the token in plaintext" in result.stderr
+    assert PUBLISHER not in result.stderr
