@@ -161,13 +161,13 @@ TEST(CliTest, BadFlagValuesAreUsageErrorsInEitherSpelling) {
 }
 
 TEST(CliTest, ATokenIsNotSentInPlaintextToAnotherMachine) {
-  // TEST-NET-1: refused before any connection is made.
-  const CliResult result =
-      RunDipwire({"alerts", "--server", "192.0.2.1:50051", "--token", "dw_x"});
+  // TEST-NET-3: refused before any connection is made.
+  const CliResult result = RunDipwire(
+      {"alerts", "--server", "203.0.113.1:50051", "--token", "dw_x"});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_THAT(result.err,
               AllOf(HasSubstr("refusing to send the token in plaintext to "
-                              "192.0.2.1:50051"),
+                              "203.0.113.1:50051"),
                     HasSubstr("--plaintext-token"), Not(HasSubstr("dw_x"))));
 }
 

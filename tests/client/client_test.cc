@@ -96,13 +96,14 @@ TEST_F(ClientTest, ConnectRejectsANonPositiveCallTimeout) {
 
 TEST_F(ClientTest, ConnectRefusesAPlaintextTokenForAnotherMachine) {
   ClientOptions options;
-  options.server = "192.0.2.1:50051";  // TEST-NET-1; never contacted
+  options.server = "203.0.113.1:50051";  // TEST-NET-3; never contacted
   options.token = "dw_secret";
   const absl::StatusOr<std::unique_ptr<Client>> refused =
       Client::Connect(options);
-  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kFailedPrecondition,
-                                AllOf(HasSubstr("plaintext to 192.0.2.1:50051"),
-                                      HasSubstr("--plaintext-token"))));
+  EXPECT_THAT(refused,
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       AllOf(HasSubstr("plaintext to 203.0.113.1:50051"),
+                             HasSubstr("--plaintext-token"))));
   EXPECT_THAT(refused.status().message(), Not(HasSubstr("dw_secret")));
 
   // Allowed explicitly. The channel connects lazily: nothing is sent.

@@ -129,19 +129,19 @@ def test_which_targets_are_local(target: str, local: bool) -> None:
 
 
 def test_a_token_is_not_sent_in_plaintext_to_another_machine() -> None:
-    # 192.0.2.1 (TEST-NET-1) is never contacted: the refusal comes first,
+    # 203.0.113.1 (TEST-NET-3) is never contacted: the refusal comes first,
     # and an allowed channel connects lazily.
     with pytest.raises(ValueError) as refused:
-        Client("192.0.2.1:50051", token=PUBLISHER)
-    assert "plaintext to 192.0.2.1:50051" in str(refused.value)
+        Client("203.0.113.1:50051", token=PUBLISHER)
+    assert "plaintext to 203.0.113.1:50051" in str(refused.value)
     assert "--plaintext-token" in str(refused.value)
     assert PUBLISHER not in str(refused.value)
-    Client("192.0.2.1:50051", token=PUBLISHER, plaintext_token=True).close()
+    Client("203.0.113.1:50051", token=PUBLISHER, plaintext_token=True).close()
 
     env = ingest_env()
     env["DIPWIRE_TOKEN"] = PUBLISHER
     result = subprocess.run(
-        ingest_command("--server", "192.0.2.1:50051", "--no-progress",
+        ingest_command("--server", "203.0.113.1:50051", "--no-progress",
                        str(DEMO)),
         env=env, capture_output=True, text=True, timeout=INGEST_TIMEOUT,
         check=False)
