@@ -2,7 +2,9 @@
 
 #include <cstddef>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace dipwire::server {
 
@@ -31,6 +33,14 @@ std::vector<v1::Alert> AlertEngine::Apply(const LogEntry& entry) {
     alerts[k].clear_cursor();
   }
   return alerts;
+}
+
+// TODO: stub so that retention can code against the interface; the real
+// snapshot follows on this branch.
+std::string AlertEngine::SaveState() const { return ""; }
+
+absl::Status AlertEngine::LoadState(absl::string_view /*state*/) {
+  return absl::UnimplementedError("engine snapshot: not implemented yet");
 }
 
 std::string AlertEngine::AlertId(uint64_t sequence, int k) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "dipwire/v1/alerts.pb.h"
 #include "dipwire/v1/events.pb.h"
@@ -129,6 +131,16 @@ class AlertEngine {
   // an event, or whose event has no kind, yields nothing. Never blocks and
   // never reads a clock.
   std::vector<v1::Alert> Apply(const LogEntry& entry);
+
+  // The engine's whole state (every rule set's identities and what they
+  // remember), serialized: what a fresh engine needs, given to LoadState, to
+  // derive from the next event exactly what this one would. Deterministic:
+  // equal states give equal bytes.
+  std::string SaveState() const;
+  // Replaces this engine's state with one SaveState produced. On error
+  // (INVALID_ARGUMENT / DATA_LOSS naming what is wrong) the engine is left
+  // as it was.
+  absl::Status LoadState(absl::string_view state);
 
   // The stable id of the k-th alert of the event at `sequence`:
   // "al-<sequence>-<k>", e.g. "al-12-0".
