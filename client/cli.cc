@@ -114,6 +114,9 @@ Flags of every command:
   --tls-cert PEM, --tls-key PEM
                          a client certificate and its key, for a server that
                          requires one (mutual TLS); they also turn TLS on
+  --tls-server-name NAME the name the server's certificate must hold, when
+                         --server is another address (e.g. 127.0.0.1 in a
+                         health probe)
   --token TOKEN          a bearer token for a server with authentication;
                          prefer the environment variable DIPWIRE_TOKEN (a
                          command line shows in ps). It is not sent in
@@ -257,9 +260,9 @@ absl::StatusOr<Args> SplitArgs(int argc, char** argv) {
 
 // The flags every command takes.
 bool IsConnectionFlag(absl::string_view name) {
-  constexpr std::array<absl::string_view, 7> kConnectionFlags = {
-      "server",  "timeout", "tls-ca",         "tls-cert",
-      "tls-key", "token",   "plaintext-token"};
+  constexpr std::array<absl::string_view, 8> kConnectionFlags = {
+      "server",  "timeout",         "tls-ca", "tls-cert",
+      "tls-key", "tls-server-name", "token",  "plaintext-token"};
   return std::find(kConnectionFlags.begin(), kConnectionFlags.end(), name) !=
          kConnectionFlags.end();
 }
@@ -341,6 +344,12 @@ absl::StatusOr<ClientOptions> ClientFlags(const Args& args) {
       }
       *field = *value;
     }
+  }
+  if (const std::string* name = FindFlag(args, "tls-server-name")) {
+    if (name->empty()) {
+      return absl::InvalidArgumentError("--tls-server-name needs a NAME");
+    }
+    options.tls_server_name = *name;
   }
   if ((FindFlag(args, "tls-cert") == nullptr) !=
       (FindFlag(args, "tls-key") == nullptr)) {
@@ -1219,7 +1228,8 @@ int UsageError(std::ostream& err, absl::string_view command,
   err << "error: " << message << "\n"
       << Synopsis(command)
       << "Every command also takes --server HOST:PORT, --timeout DURATION, "
-         "--tls-ca PEM, --tls-cert PEM, --tls-key PEM and --token TOKEN. Run "
+         "--tls-ca PEM, --tls-cert PEM, --tls-key PEM, --tls-server-name "
+         "NAME, --token TOKEN and --plaintext-token. Run "
          "\"dipwire help\" for details.\n";
   err.flush();
   return 2;

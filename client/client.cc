@@ -569,6 +569,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  if (!options.tls_server_name.empty()) {
+    if (!UsesTls(options)) {
+      return absl::InvalidArgumentError(
+          "--tls-server-name needs TLS (--tls-ca, or --tls-cert and "
+          "--tls-key)");
+    }
+    args.SetSslTargetNameOverride(options.tls_server_name);
+  }
   std::vector<
       std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
       interceptors;

@@ -32,6 +32,11 @@ struct ClientOptions {
   // requires one (mutual TLS). Both or neither; they turn TLS on.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // With TLS: the name the server's certificate must be valid for, instead
+  // of the host of `server` (the CLI's --tls-server-name). For reaching a
+  // server by another address than its certificate names, e.g. a health
+  // probe on 127.0.0.1 inside the server's own pod.
+  std::string tls_server_name;
   // A bearer token sent with every call as "authorization: Bearer <token>"
   // metadata; empty: none. Printable ASCII without spaces. Connect refuses
   // to send it over plaintext to a server that is not on loopback (or a Unix

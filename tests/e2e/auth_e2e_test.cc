@@ -443,7 +443,8 @@ void Run(const std::string& command) {
   ASSERT_EQ(status, 0) << command;
 }
 
-// A CA, a server certificate for IP 127.0.0.1 and a client certificate,
+// A CA, a server certificate for IP 127.0.0.1 and the name
+// dipwired.news.svc, and a client certificate,
 // both signed by the CA, plus a second CA that signed neither.
 struct TestCertificates {
   std::string ca;
@@ -462,7 +463,8 @@ void MakeCertificates(const std::string& dir, TestCertificates* certs) {
                      " -keyout ", ca, ".key -out ", ca, ".pem >/dev/null"));
   }
   WriteFile(absl::StrCat(dir, "/server.ext"),
-            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+            "subjectAltName=IP:127.0.0.1,DNS:dipwired.news.svc\n"
+            "extendedKeyUsage=serverAuth\n");
   WriteFile(absl::StrCat(dir, "/client.ext"), "extendedKeyUsage=clientAuth\n");
   for (const char* name : {"server", "client"}) {
     Run(absl::StrCat(in, "req ", key, " -nodes -subj /CN=dipwire-", name,
@@ -600,6 +602,30 @@ TEST_F(TlsTest, CliConnectsWithTheTlsFlags) {
                   absl::StrCat("--tls-ca=", tls_certs->ca)},
                  &err),
       1);
+}
+
+TEST_F(TlsTest, HealthProbeNamesTheCertificatesServerName) {
+  // A probe inside the server's pod reaches it on 127.0.0.1 but checks the
+  // certificate against the service's name.
+  ASSERT_NE(tls_server, nullptr);
+  std::string err;
+  const std::string server = absl::StrCat("--server=", tls_server->address());
+  const std::string ca = absl::StrCat("--tls-ca=", tls_certs->ca);
+  EXPECT_EQ(
+      RunCliWith({"health", server, ca, "--tls-server-name=dipwired.news.svc"},
+                 &err),
+      0)
+      << err;
+  // A name the certificate does not hold fails the handshake.
+  EXPECT_EQ(
+      RunCliWith({"health", server, ca, "--tls-server-name=other.example"},
+                 &err),
+      1);
+  EXPECT_THAT(err, HasSubstr("UNAVAILABLE"));
+  // And without TLS the name means nothing: a usage error.
+  EXPECT_NE(RunCliWith({"health", server, "--tls-server-name=x.example"}, &err),
+            0);
+  EXPECT_THAT(err, HasSubstr("--tls-server-name needs TLS"));
 }
 
 // ---------------------------------------------------------------------------
