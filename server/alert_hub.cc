@@ -293,7 +293,13 @@ void AlertHub::WriteDone(StreamId id, bool ok) {
   absl::MutexLock lock(&mu_);
   auto it = subs_.find(id);
   if (it == subs_.end() || it->second->state != State::kWriting) return;
-  if (!ok) it->second->cancelled = true;
+  // Delivered once gRPC has taken the whole response; response_alerts is
+  // the written response's until the next Serve.
+  if (ok) {
+    GlobalMetrics().alerts_delivered.Increment(it->second->response_alerts);
+  } else {
+    it->second->cancelled = true;
+  }
   Enqueue(it->second.get());
 }
 
@@ -408,7 +414,6 @@ void AlertHub::Serve(Sub* sub, bool catch_up) {
   Stream* const stream = sub->stream;
   switch (NextStep(sub, yielded, &status)) {
     case Step::kWrite:
-      GlobalMetrics().alerts_delivered.Increment(sub->response_alerts);
       stream->Send(std::move(sub->response));
       break;
     case Step::kEnd:

@@ -497,7 +497,8 @@ std::string RenderMetrics(const ServerMetrics& metrics,
            metrics.alerts[type].value());
   }
   Family(&out, "dipwire_subscriber_alerts_delivered_total", "counter",
-         "Alerts written to Subscribe streams, counted once per stream.");
+         "Alerts written to Subscribe streams, counted once per stream when "
+         "the write completes.");
   Sample(&out, "dipwire_subscriber_alerts_delivered_total", "",
          metrics.alerts_delivered.value());
   Family(&out, "dipwire_subscribe_streams", "gauge",

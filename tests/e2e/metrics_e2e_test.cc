@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/e2e_fixture.h"
@@ -157,7 +159,16 @@ TEST_F(MetricsTest, CountsStreamsAndDeliveries) {
   std::unique_ptr<client::AlertStream> stream = Subscribe(subscribe);
   ASSERT_NE(stream, nullptr);
   ASSERT_THAT(ReadAlerts(*stream, 3), SizeIs(3));
-  const std::map<std::string, double> values = Scrape();
+  // Deliveries count when the server's write completes, which may come a
+  // moment after the client has the alerts: scrape until it shows (at most
+  // 5 s).
+  std::map<std::string, double> values = Scrape();
+  for (int i = 0;
+       i < 100 && values["dipwire_subscriber_alerts_delivered_total{}"] < 3;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    values = Scrape();
+  }
   EXPECT_THAT(values, Contains(Pair("dipwire_subscribe_streams{}", 1)));
   EXPECT_THAT(values,
               Contains(Pair("dipwire_subscriber_alerts_delivered_total{}", 3)));
