@@ -84,6 +84,7 @@ struct AlertHub::Sub {
   State state = State::kQueued;  // guarded by mu_
   bool cancelled = false;        // guarded by mu_
   bool taken_over = false;       // guarded by mu_
+  bool deleted = false;          // guarded by mu_: durable one deleted
   bool open = true;              // guarded by mu_: counted in open_streams_
   absl::Time last_write;         // guarded by mu_
 };
@@ -264,19 +265,34 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
       // Take over: the older stream ends with ABORTED, woken like a cancel.
       auto old = subs_.find(it->second);
       if (old != subs_.end()) {
-        Sub* previous = old->second.get();
-        previous->taken_over = true;
-        Close(previous);
-        if (previous->state == State::kWaiting) {
-          waiting_.erase(std::find(waiting_.begin(), waiting_.end(), previous));
-          Enqueue(previous);
-        }
+        old->second->taken_over = true;
+        EndHolder(old->second.get());
       }
       it->second = raw->id;
     }
   }
   Enqueue(raw);
   return raw->id;
+}
+
+void AlertHub::EndHolder(Sub* sub) {
+  mu_.AssertHeld();
+  Close(sub);
+  if (sub->state == State::kWaiting) {
+    waiting_.erase(std::find(waiting_.begin(), waiting_.end(), sub));
+    Enqueue(sub);
+  }
+}
+
+void AlertHub::SubscriptionDeleted(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  auto held = durable_.find(name);
+  if (held == durable_.end()) return;
+  auto it = subs_.find(held->second);
+  durable_.erase(held);
+  if (it == subs_.end()) return;
+  it->second->deleted = true;
+  EndHolder(it->second.get());
 }
 
 void AlertHub::Enqueue(Sub* sub) {
@@ -451,9 +467,9 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
     }
     {
       // A stream already taken over must not move the subscription under
-      // its successor; NextStep ends it with ABORTED.
+      // its successor, nor put a deleted one back; NextStep ends it.
       absl::MutexLock lock(&mu_);
-      if (sub->taken_over) return absl::OkStatus();
+      if (sub->taken_over || sub->deleted) return absl::OkStatus();
     }
     // Created at the stream's start, or moved (seeks) there (DESIGN.md).
     DIPWIRE_RETURN_IF_ERROR(
@@ -469,6 +485,9 @@ AlertHub::Step AlertHub::NextStep(Sub* sub, bool yielded,
   if (status->ok() && sub->taken_over) {
     *status = absl::AbortedError(absl::StrCat(
         "another stream took over subscription ", sub->start.subscription));
+  } else if (status->ok() && sub->deleted) {
+    *status = absl::NotFoundError(absl::StrCat(
+        "durable subscription ", sub->start.subscription, " was deleted"));
   } else if (status->ok() && sub->cancelled) {
     *status = absl::CancelledError("the subscriber went away");
   } else if (status->ok() && shutting_down_) {

@@ -157,6 +157,10 @@ class AlertHub {
   void Cancel(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the stream; called from the reactor's OnDone, after End.
   void Detach(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
+  // Durable subscription `name` was deleted: the stream attached to it, if
+  // any, ends with NOT_FOUND ("... was deleted"). Call after the store's
+  // delete, so that the ending stream cannot put the subscription back.
+  void SubscriptionDeleted(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Ends every stream, current and future, with UNAVAILABLE ("the server is
   // shutting down"). Streams whose write is stuck end when their call is
@@ -202,6 +206,10 @@ class AlertHub {
   void Enqueue(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stops counting `sub` as open (idempotent).
   void Close(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends the stream that held a durable subscription (taken over or
+  // deleted; the caller set which): closes it and wakes it if parked, so
+  // that NextStep ends it.
+  void EndHolder(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A worker's turn with `sub` (state kRunning): collect, then write, end,
   // requeue or park the stream.

@@ -605,8 +605,10 @@ grpc::ServerUnaryReactor* AlertServiceImpl::DeleteSubscription(
     return reactor;
   }
   executor_->Schedule([this, reactor, request] {
-    FinishUnary(reactor, store_->DeleteSubscription(request->name()),
-                "DeleteSubscription");
+    const absl::Status deleted = store_->DeleteSubscription(request->name());
+    // Its open stream ends too: a deleted subscription delivers no more.
+    if (deleted.ok()) hub_->SubscriptionDeleted(request->name());
+    FinishUnary(reactor, deleted, "DeleteSubscription");
   });
   return reactor;
 }

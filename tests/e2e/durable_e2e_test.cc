@@ -207,6 +207,22 @@ TEST_F(DurableSubscriptionTest, NewerStreamTakesOverAndTheOlderEndsAborted) {
   newer->Cancel();
 }
 
+TEST_F(DurableSubscriptionTest, DeletingASubscriptionEndsItsOpenStream) {
+  PublishEvents(*client_, 1, 1);
+  auto stream = Subscribe(DurableFromEarliest("desk"));
+  ASSERT_NE(stream, nullptr);
+  ASSERT_THAT(ReadAlerts(*stream, 1), SizeIs(1));
+
+  v1::DeleteSubscriptionRequest request;
+  request.set_name("desk");
+  ASSERT_THAT(client_->DeleteSubscription(request), IsOk());
+  EXPECT_THAT(AwaitEnd(*stream),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr("durable subscription desk was deleted")));
+  // Gone for good: the ending stream did not write it back.
+  EXPECT_THAT(List(), IsEmpty());
+}
+
 TEST_F(DurableSubscriptionTest, AckOfAnOlderCursorIsANoOp) {
   PublishEvents(*client_, 1, 3);
   auto stream = Subscribe(DurableFromEarliest("desk"));
