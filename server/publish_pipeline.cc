@@ -23,11 +23,10 @@ namespace {
 // Events read per page while replaying the log on start.
 constexpr size_t kReplayPage = 1024;
 
-// SHA-256 of the deterministic serialization of `event` as submitted: what
-// idempotency compares (DESIGN.md: "compared as submitted, before any default
-// is applied, so a retry is always a duplicate").
-std::string ContentHash(const v1::DiplomaticEvent& event) {
-  const std::string bytes = SerializeDeterministically(event);
+// SHA-256 of `bytes`, the deterministic serialization of an event as
+// submitted: what idempotency compares (DESIGN.md: "compared as submitted,
+// before any default is applied, so a retry is always a duplicate").
+std::string ContentHash(const std::string& bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(),
@@ -180,11 +179,16 @@ void PublishPipeline::WriterLoop() {
 
 absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
                                          const KnownEvents& known,
-                                         std::vector<std::string>* hashes) {
+                                         std::vector<std::string>* hashes,
+                                         std::vector<std::string>* payloads) {
   hashes->clear();
+  payloads->clear();
   const auto& batch = request.events();
   for (int i = 0; i < batch.size(); ++i) {
-    hashes->push_back(ContentHash(batch[i]));
+    // Serialized once: hashed here, and stored as it is when no default
+    // changes the event (ApplyBatch).
+    payloads->push_back(SerializeDeterministically(batch[i]));
+    hashes->push_back(ContentHash(payloads->back()));
     auto it = known.find(batch[i].event_id());
     if (it != known.end() && it->second.content_hash != hashes->back()) {
       return absl::AlreadyExistsError(absl::StrCat(
@@ -199,12 +203,13 @@ absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
 }
 
 v1::PublishResponse PublishPipeline::ApplyBatch(
-    const v1::PublishRequest& request, const std::vector<std::string>& hashes,
-    absl::Time now, KnownEvents* known, GroupWrites* writes) {
+    v1::PublishRequest* request, const std::vector<std::string>& hashes,
+    std::vector<std::string>* payloads, absl::Time now, KnownEvents* known,
+    GroupWrites* writes) {
   v1::PublishResponse response;
-  const auto& batch = request.events();
+  auto& batch = *request->mutable_events();
   for (int i = 0; i < batch.size(); ++i) {
-    const v1::DiplomaticEvent& event = batch[i];
+    v1::DiplomaticEvent& event = batch[i];
     v1::PublishResult* result = response.add_results();
     result->set_event_id(event.event_id());
     if (auto it = known->find(event.event_id()); it != known->end()) {
@@ -218,27 +223,30 @@ v1::PublishResponse PublishPipeline::ApplyBatch(
     }
     StoredEvent stored;
     stored.sequence = ++last_sequence_;
-    stored.event = event;
-    if (!stored.event.has_reported_at()) {
+    // The request is not read again: its event moves into the log.
+    stored.event = std::move(event);
+    if (stored.event.has_reported_at()) {
+      // As submitted, so the bytes hashed are the bytes to store.
+      stored.payload = std::move((*payloads)[static_cast<size_t>(i)]);
+    } else {
       *stored.event.mutable_reported_at() = ToProtoTime(now);
     }
     stored.content_hash = hashes[static_cast<size_t>(i)];
     stored.committed_at = now;
     for (v1::Alert& alert :
          engine_->Apply(LogEntry{stored.sequence, &stored.event, now})) {
-      auto entry = std::make_shared<StoredAlert>();
-      entry->position = ++last_alert_position_;
-      alert.set_cursor(EncodeCursor(entry->position));
+      StoredAlert& entry = writes->alerts.emplace_back();
+      entry.position = ++last_alert_position_;
+      alert.set_cursor(EncodeCursor(entry.position));
       stored.alert_ids.push_back(alert.alert_id());
-      entry->alert = std::move(alert);
+      entry.alert = std::move(alert);
       // Serialized once here; the store and every subscriber use the bytes.
-      entry->payload = SerializeDeterministically(entry->alert);
-      writes->alerts.push_back(std::move(entry));
+      entry.payload = SerializeDeterministically(entry.alert);
     }
     result->set_outcome(v1::PublishResult::ACCEPTED);
     result->set_sequence(stored.sequence);
     for (const std::string& id : stored.alert_ids) result->add_alert_ids(id);
-    (*known)[event.event_id()] =
+    (*known)[stored.event.event_id()] =
         EventRecord{stored.sequence, stored.content_hash, stored.alert_ids};
     writes->events.push_back(std::move(stored));
   }
@@ -250,14 +258,17 @@ absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
                                      uint64_t first_position) {
   if (writes.events.empty()) return absl::OkStatus();
   const ScopedTimer commit_timer(&GlobalMetrics().commit_seconds);
-  std::vector<StoredAlert> rows;
-  rows.reserve(writes.alerts.size());
-  for (const auto& alert : writes.alerts) rows.push_back(*alert);
-  absl::Status status = store_->Append(writes.events, rows);
+  absl::Status status = store_->Append(writes.events, writes.alerts);
   if (status.ok()) {
     last_committed_at_ = now;
-    GlobalMetrics().CountAlerts(writes.alerts);
-    hub_->Publish(std::move(writes.alerts));
+    // Moved, not copied, into the entries the hub shares.
+    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+    alerts.reserve(writes.alerts.size());
+    for (StoredAlert& alert : writes.alerts) {
+      alerts.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
+    }
+    GlobalMetrics().CountAlerts(alerts);
+    hub_->Publish(std::move(alerts));
     return status;
   }
   DIPWIRE_LOG(kError) << "commit of " << writes.events.size()
@@ -331,14 +342,16 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   const uint64_t first_position = last_alert_position_;
   GroupWrites writes;
   std::vector<std::string> hashes;
+  std::vector<std::string> payloads;
   std::vector<absl::StatusOr<v1::PublishResponse>> answers;
   answers.reserve(group.size());
-  for (const Pending& pending : group) {
+  for (Pending& pending : group) {
     // A batch is atomic: find any conflict before sequencing any of it.
-    const absl::Status checked = CheckBatch(pending.request, known, &hashes);
+    const absl::Status checked =
+        CheckBatch(pending.request, known, &hashes, &payloads);
     if (checked.ok()) {
-      answers.emplace_back(
-          ApplyBatch(pending.request, hashes, now, &known, &writes));
+      answers.emplace_back(ApplyBatch(&pending.request, hashes, &payloads, now,
+                                      &known, &writes));
     } else {
       answers.emplace_back(checked);
     }

@@ -97,7 +97,7 @@ class PublishPipeline {
   // What one group commit writes.
   struct GroupWrites {
     std::vector<StoredEvent> events;
-    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+    std::vector<StoredAlert> alerts;
   };
 
   PublishPipeline(EventStore* store, AlertHub* hub, Clock* clock,
@@ -113,14 +113,19 @@ class PublishPipeline {
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
   // ALREADY_EXISTS when an event of `request` is known with other content;
-  // sets `hashes` to the batch's content hashes.
+  // sets `hashes` to the batch's content hashes and `payloads` to the
+  // deterministic serializations they hash.
   static absl::Status CheckBatch(const v1::PublishRequest& request,
                                  const KnownEvents& known,
-                                 std::vector<std::string>* hashes);
+                                 std::vector<std::string>* hashes,
+                                 std::vector<std::string>* payloads);
   // Sequences the new events of a checked batch, derives their alerts into
-  // `writes`, and answers duplicates with the original results.
-  v1::PublishResponse ApplyBatch(const v1::PublishRequest& request,
+  // `writes`, and answers duplicates with the original results. Moves the
+  // new events out of `request` and, where they are stored as submitted,
+  // their bytes out of `payloads`.
+  v1::PublishResponse ApplyBatch(v1::PublishRequest* request,
                                  const std::vector<std::string>& hashes,
+                                 std::vector<std::string>* payloads,
                                  absl::Time now, KnownEvents* known,
                                  GroupWrites* writes);
   // Appends `writes` durably and makes the alerts visible; on failure

@@ -425,21 +425,26 @@ constexpr absl::string_view kHeadSql =
     " (SELECT value FROM meta WHERE key = 'last_committed_at_ns')";
 
 // An event or alert as bound to its INSERT. The views point into the
-// StoredEvent/StoredAlert it was made from.
+// StoredEvent/StoredAlert it was made from, or into the row's own
+// serialization when that had none. Rows are built in place in a vector
+// reserved up front and never moved, so that `payload` may point into
+// `serialized`.
 struct EventRow {
   int64_t sequence = 0;
   absl::string_view event_id;
   absl::string_view content_hash;
   int64_t committed_at_ns = 0;
   std::string alert_ids;
-  std::string payload;
+  absl::string_view payload;
+  std::string serialized;
 };
 struct AlertRow {
   int64_t position = 0;
   absl::string_view alert_id;
   absl::string_view event_id;
   int64_t created_at_ns = 0;
-  std::string payload;
+  absl::string_view payload;
+  std::string serialized;
 };
 
 absl::StatusOr<std::vector<EventRow>> ToEventRows(
@@ -447,7 +452,7 @@ absl::StatusOr<std::vector<EventRow>> ToEventRows(
   std::vector<EventRow> rows;
   rows.reserve(events.size());
   for (const StoredEvent& event : events) {
-    EventRow row;
+    EventRow& row = rows.emplace_back();
     row.sequence = ClampToKey(event.sequence);
     row.event_id = event.event.event_id();
     row.content_hash = event.content_hash;
@@ -456,8 +461,12 @@ absl::StatusOr<std::vector<EventRow>> ToEventRows(
         ToStoredNanos(event.committed_at,
                       absl::StrCat("event ", row.event_id, ": committed_at")));
     row.alert_ids = EncodeIds(event.alert_ids);
-    row.payload = SerializeDeterministically(event.event);
-    rows.push_back(std::move(row));
+    if (event.payload.empty()) {
+      row.serialized = SerializeDeterministically(event.event);
+      row.payload = row.serialized;
+    } else {
+      row.payload = event.payload;
+    }
   }
   return rows;
 }
@@ -467,7 +476,7 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
   std::vector<AlertRow> rows;
   rows.reserve(alerts.size());
   for (const StoredAlert& alert : alerts) {
-    AlertRow row;
+    AlertRow& row = rows.emplace_back();
     row.position = ClampToKey(alert.position);
     row.alert_id = alert.alert.alert_id();
     if (row.alert_id.empty()) {
@@ -479,10 +488,12 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
         row.created_at_ns,
         ToStoredNanos(FromTimestamp(alert.alert.created_at()),
                       absl::StrCat("alert ", row.alert_id, ": created_at")));
-    row.payload = alert.payload.empty()
-                      ? SerializeDeterministically(alert.alert)
-                      : alert.payload;
-    rows.push_back(std::move(row));
+    if (alert.payload.empty()) {
+      row.serialized = SerializeDeterministically(alert.alert);
+      row.payload = row.serialized;
+    } else {
+      row.payload = alert.payload;
+    }
   }
   return rows;
 }
