@@ -321,6 +321,11 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
     return;
   }
   std::vector<std::string> ids;
+  size_t group_events = 0;
+  for (const Pending& pending : group) {
+    group_events += static_cast<size_t>(pending.request.events_size());
+  }
+  ids.reserve(group_events);
   for (const Pending& pending : group) {
     for (const v1::DiplomaticEvent& event : pending.request.events()) {
       ids.push_back(event.event_id());

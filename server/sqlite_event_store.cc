@@ -558,13 +558,22 @@ absl::Status InsertEvents(Connection& writer,
 }
 
 // The sequence of the event `event_id`: one of `events`, or one already in
-// the log (the writer sees its own transaction).
+// the log (the writer sees its own transaction). `*next` is where the search
+// of `events` starts, and is left at the event found: alerts mostly belong
+// to the events appended with them, in the same order, so that a group's
+// alerts find their events in one pass over its events.
 absl::StatusOr<int64_t> EventSequence(Connection& writer,
                                       const std::vector<EventRow>& events,
-                                      absl::string_view event_id) {
-  // Alerts mostly belong to the events appended with them, the last first.
-  for (auto it = events.rbegin(); it != events.rend(); ++it) {
-    if (it->event_id == event_id) return it->sequence;
+                                      absl::string_view event_id,
+                                      size_t* next) {
+  for (size_t i = *next; i < events.size(); ++i) {
+    if (events[i].event_id == event_id) {
+      *next = i;
+      return events[i].sequence;
+    }
+  }
+  for (size_t i = 0; i < *next && i < events.size(); ++i) {
+    if (events[i].event_id == event_id) return events[i].sequence;
   }
   DIPWIRE_ASSIGN_OR_RETURN(
       ScopedStatement find,
@@ -586,9 +595,10 @@ absl::Status InsertAlerts(Connection& writer,
       ScopedStatement insert,
       writer.Get("INSERT INTO alerts(pos, alert_id, event_seq,"
                  " created_at_ns, payload) VALUES(?1, ?2, ?3, ?4, ?5)"));
+  size_t next_event = 0;
   for (const AlertRow& alert : alerts) {
     absl::StatusOr<int64_t> event_seq =
-        EventSequence(writer, events, alert.event_id);
+        EventSequence(writer, events, alert.event_id, &next_event);
     if (!event_seq.ok()) {
       return {event_seq.status().code(),
               absl::StrCat("alert ", alert.alert_id, ": ",
