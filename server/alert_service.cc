@@ -340,6 +340,8 @@ class PublishStreamReactor final
   struct Actions {
     bool read = false;
     const v1::PublishResponse* write = nullptr;
+    // The answer after `write` is ready too (see NextActionsLocked).
+    bool more_ready = false;
     bool finish = false;
     grpc::Status status;
   };
@@ -385,6 +387,13 @@ class PublishStreamReactor final
       ++next_write_;
       writing_ = true;
       actions.write = &ready_.begin()->second;
+      // When the next answer is ready behind this one (a group commit
+      // answers several requests of a stream at once), gRPC may hold this
+      // one back and send both with one write to the socket. Never the
+      // first message, which carries the response headers.
+      const auto behind = std::next(ready_.begin());
+      actions.more_ready = next_write_ > 1 && behind != ready_.end() &&
+                           behind->first == next_write_;
     }
     if (!reading_ && !reads_done_ && !broken_ &&
         outstanding_ < kMaxStreamInFlight) {
@@ -401,7 +410,11 @@ class PublishStreamReactor final
   }
 
   void Perform(const Actions& actions) {
-    if (actions.write != nullptr) StartWrite(actions.write);
+    if (actions.write != nullptr) {
+      StartWrite(actions.write, actions.more_ready
+                                    ? grpc::WriteOptions().set_buffer_hint()
+                                    : grpc::WriteOptions());
+    }
     if (actions.read) StartRead(&request_);
     // Last: OnDone (and the deletion of this) may follow.
     if (actions.finish) Finish(actions.status);
