@@ -100,6 +100,17 @@ absl::Status PublishPipeline::Recover() {
 void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
   const auto events = static_cast<size_t>(request.events_size());
   const size_t bytes = request.ByteSizeLong();
+  // Serialized once, here on the caller's thread rather than the writer's:
+  // hashed for idempotency, and stored as it is when no default changes the
+  // event (ApplyBatch).
+  std::vector<std::string> payloads;
+  std::vector<std::string> hashes;
+  payloads.reserve(events);
+  hashes.reserve(events);
+  for (const v1::DiplomaticEvent& event : request.events()) {
+    payloads.push_back(SerializeDeterministically(event));
+    hashes.push_back(ContentHash(payloads.back()));
+  }
   bool stopping = false;
   std::string full;
   {
@@ -111,7 +122,8 @@ void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
     if (!stopping && (queue_.empty() || (events_fit && bytes_fit))) {
       queued_events_ += events;
       queued_bytes_ += bytes;
-      queue_.push_back(Pending{std::move(request), std::move(done), bytes});
+      queue_.push_back(Pending{std::move(request), std::move(done), bytes,
+                               std::move(payloads), std::move(hashes)});
       return;
     }
     if (!events_fit) {
@@ -177,20 +189,13 @@ void PublishPipeline::WriterLoop() {
   }
 }
 
-absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
-                                         const KnownEvents& known,
-                                         std::vector<std::string>* hashes,
-                                         std::vector<std::string>* payloads) {
-  hashes->clear();
-  payloads->clear();
-  const auto& batch = request.events();
+absl::Status PublishPipeline::CheckBatch(const Pending& pending,
+                                         const KnownEvents& known) {
+  const auto& batch = pending.request.events();
   for (int i = 0; i < batch.size(); ++i) {
-    // Serialized once: hashed here, and stored as it is when no default
-    // changes the event (ApplyBatch).
-    payloads->push_back(SerializeDeterministically(batch[i]));
-    hashes->push_back(ContentHash(payloads->back()));
     auto it = known.find(batch[i].event_id());
-    if (it != known.end() && it->second.content_hash != hashes->back()) {
+    if (it != known.end() &&
+        it->second.content_hash != pending.hashes[static_cast<size_t>(i)]) {
       return absl::AlreadyExistsError(absl::StrCat(
           "events[", i, "] (event_id \"", batch[i].event_id(),
           "\"): event_id was already published with different content "
@@ -202,12 +207,12 @@ absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
   return absl::OkStatus();
 }
 
-v1::PublishResponse PublishPipeline::ApplyBatch(
-    v1::PublishRequest* request, const std::vector<std::string>& hashes,
-    std::vector<std::string>* payloads, absl::Time now, KnownEvents* known,
-    GroupWrites* writes) {
+v1::PublishResponse PublishPipeline::ApplyBatch(Pending* pending,
+                                                absl::Time now,
+                                                KnownEvents* known,
+                                                GroupWrites* writes) {
   v1::PublishResponse response;
-  auto& batch = *request->mutable_events();
+  auto& batch = *pending->request.mutable_events();
   for (int i = 0; i < batch.size(); ++i) {
     v1::DiplomaticEvent& event = batch[i];
     v1::PublishResult* result = response.add_results();
@@ -227,11 +232,11 @@ v1::PublishResponse PublishPipeline::ApplyBatch(
     stored.event = std::move(event);
     if (stored.event.has_reported_at()) {
       // As submitted, so the bytes hashed are the bytes to store.
-      stored.payload = std::move((*payloads)[static_cast<size_t>(i)]);
+      stored.payload = std::move(pending->payloads[static_cast<size_t>(i)]);
     } else {
       *stored.event.mutable_reported_at() = ToProtoTime(now);
     }
-    stored.content_hash = hashes[static_cast<size_t>(i)];
+    stored.content_hash = std::move(pending->hashes[static_cast<size_t>(i)]);
     stored.committed_at = now;
     for (v1::Alert& alert :
          engine_->Apply(LogEntry{stored.sequence, &stored.event, now})) {
@@ -346,17 +351,13 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   const uint64_t first_sequence = last_sequence_;
   const uint64_t first_position = last_alert_position_;
   GroupWrites writes;
-  std::vector<std::string> hashes;
-  std::vector<std::string> payloads;
   std::vector<absl::StatusOr<v1::PublishResponse>> answers;
   answers.reserve(group.size());
   for (Pending& pending : group) {
     // A batch is atomic: find any conflict before sequencing any of it.
-    const absl::Status checked =
-        CheckBatch(pending.request, known, &hashes, &payloads);
+    const absl::Status checked = CheckBatch(pending, known);
     if (checked.ok()) {
-      answers.emplace_back(ApplyBatch(&pending.request, hashes, &payloads, now,
-                                      &known, &writes));
+      answers.emplace_back(ApplyBatch(&pending, now, &known, &writes));
     } else {
       answers.emplace_back(checked);
     }

@@ -90,6 +90,11 @@ class PublishPipeline {
     v1::PublishRequest request;
     Callback done;
     size_t bytes;  // request.ByteSizeLong()
+    // Per event, its deterministic serialization as submitted and the
+    // SHA-256 of it (the content hash). Submit computes them on the caller's
+    // thread, so that the writer does not.
+    std::vector<std::string> payloads;
+    std::vector<std::string> hashes;
   };
 
   using KnownEvents = absl::flat_hash_map<std::string, EventRecord>;
@@ -112,22 +117,15 @@ class PublishPipeline {
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
-  // ALREADY_EXISTS when an event of `request` is known with other content;
-  // sets `hashes` to the batch's content hashes and `payloads` to the
-  // deterministic serializations they hash.
-  static absl::Status CheckBatch(const v1::PublishRequest& request,
-                                 const KnownEvents& known,
-                                 std::vector<std::string>* hashes,
-                                 std::vector<std::string>* payloads);
+  // ALREADY_EXISTS when an event of `pending` is known with other content.
+  static absl::Status CheckBatch(const Pending& pending,
+                                 const KnownEvents& known);
   // Sequences the new events of a checked batch, derives their alerts into
   // `writes`, and answers duplicates with the original results. Moves the
-  // new events out of `request` and, where they are stored as submitted,
-  // their bytes out of `payloads`.
-  v1::PublishResponse ApplyBatch(v1::PublishRequest* request,
-                                 const std::vector<std::string>& hashes,
-                                 std::vector<std::string>* payloads,
-                                 absl::Time now, KnownEvents* known,
-                                 GroupWrites* writes);
+  // new events out of `pending->request` and, where they are stored as
+  // submitted, their bytes out of `pending->payloads`.
+  v1::PublishResponse ApplyBatch(Pending* pending, absl::Time now,
+                                 KnownEvents* known, GroupWrites* writes);
   // Appends `writes` durably and makes the alerts visible; on failure
   // rewinds to the log's state and returns the error for the group.
   absl::Status Commit(GroupWrites writes, absl::Time now,
