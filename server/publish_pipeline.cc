@@ -23,6 +23,10 @@ namespace {
 // Events read per page while replaying the log on start.
 constexpr size_t kReplayPage = 1024;
 
+// Set on the writer thread while CommitGroup answers a group's batches: the
+// flushes AfterGroupAnswered defers to the end of the group.
+thread_local std::vector<absl::AnyInvocable<void()&&>>* group_flushes = nullptr;
+
 // SHA-256 of `bytes`, the deterministic serialization of an event as
 // submitted: what idempotency compares (DESIGN.md: "compared as submitted,
 // before any default is applied, so a retry is always a duplicate").
@@ -187,6 +191,14 @@ void PublishPipeline::WriterLoop() {
     }
     CommitGroup(std::move(group));
   }
+}
+
+void PublishPipeline::AfterGroupAnswered(absl::AnyInvocable<void() &&> flush) {
+  if (group_flushes == nullptr) {
+    std::move(flush)();
+    return;
+  }
+  group_flushes->push_back(std::move(flush));
 }
 
 absl::Status PublishPipeline::CheckBatch(const Pending& pending,
@@ -364,12 +376,16 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   }
   const absl::Status committed =
       Commit(std::move(writes), now, first_sequence, first_position);
+  std::vector<absl::AnyInvocable<void() &&>> flushes;
+  group_flushes = &flushes;
   for (size_t b = 0; b < group.size(); ++b) {
     // On a failed commit every batch gets its error, also one that was
     // refused against an event of this group that is now not stored.
     if (!committed.ok()) answers[b] = committed;
     std::move(group[b].done)(std::move(answers[b]));
   }
+  group_flushes = nullptr;
+  for (auto& flush : flushes) std::move(flush)();
 }
 
 }  // namespace dipwire::server

@@ -85,6 +85,13 @@ class PublishPipeline {
   // The number of events the replay on start applied.
   uint64_t replayed_events() const { return replayed_events_; }
 
+  // Called from a `done` callback: runs `flush` once every batch of the
+  // group being answered has had its `done` called, on the same thread.
+  // Called from anywhere else (an answer given at once by Submit, say):
+  // runs `flush` at once. Lets a caller with several batches in one group
+  // commit (a PublishStream) send their answers together.
+  static void AfterGroupAnswered(absl::AnyInvocable<void() &&> flush);
+
  private:
   struct Pending {
     v1::PublishRequest request;
