@@ -247,9 +247,10 @@ class SubscribeReactor final
 // written one at a time, in request order, whatever order the answers come
 // back in.
 //
-// Lifetime: Finish is called only when no read or write is in flight and
-// every request has been answered, so nothing (the pipeline's callbacks in
-// particular) references the reactor once OnDone deletes it. Finish and
+// Lifetime: Finish is called only when no read or write is in flight,
+// every request has been answered and no answer is held (a Release the
+// pipeline will run), so nothing (the pipeline's callbacks in particular)
+// references the reactor once OnDone deletes it. Finish and
 // StartWrite are called after mu_ is released.
 class PublishStreamReactor final
     : public grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse> {
@@ -340,6 +341,8 @@ class PublishStreamReactor final
   struct Actions {
     bool read = false;
     const v1::PublishResponse* write = nullptr;
+    // The answer after `write` is ready too (see NextActionsLocked).
+    bool more_ready = false;
     bool finish = false;
     grpc::Status status;
   };
@@ -359,9 +362,27 @@ class PublishStreamReactor final
       response.mutable_error()->set_message(status.error_message());
     }
     Actions actions;
+    bool hold = false;
     {
       absl::MutexLock lock(&mu_);
       ready_.emplace(ticket, std::move(response));
+      // The first answer of a group commit holds the writes back until the
+      // pipeline has given all the group's answers, so that this stream's
+      // answers of the group leave together (see NextActionsLocked).
+      hold = !holding_;
+      holding_ = true;
+      actions = NextActionsLocked();
+    }
+    Perform(actions);
+    if (hold) PublishPipeline::AfterGroupAnswered([this] { Release(); });
+  }
+
+  // Ends the hold Answer started.
+  void Release() {
+    Actions actions;
+    {
+      absl::MutexLock lock(&mu_);
+      holding_ = false;
       actions = NextActionsLocked();
     }
     Perform(actions);
@@ -378,20 +399,28 @@ class PublishStreamReactor final
       ++next_write_;
       --outstanding_;
     }
-    if (!writing_ && !broken_ && !ready_.empty() &&
+    if (!writing_ && !holding_ && !broken_ && !ready_.empty() &&
         ready_.begin()->first == next_write_) {
       // std::map keeps the element's address stable until it is erased in
       // OnWriteDone.
       ++next_write_;
       writing_ = true;
       actions.write = &ready_.begin()->second;
+      // When the next answer is ready behind this one (a group commit
+      // answers several requests of a stream at once), gRPC may hold this
+      // one back and send both with one write to the socket. Never the
+      // first message, which carries the response headers.
+      const auto behind = std::next(ready_.begin());
+      actions.more_ready = next_write_ > 1 && behind != ready_.end() &&
+                           behind->first == next_write_;
     }
     if (!reading_ && !reads_done_ && !broken_ &&
         outstanding_ < kMaxStreamInFlight) {
       reading_ = true;
       actions.read = true;
     }
-    if (!reading_ && !writing_ && outstanding_ == 0 &&
+    // Not while holding: Release has yet to run.
+    if (!reading_ && !writing_ && !holding_ && outstanding_ == 0 &&
         (reads_done_ || broken_)) {
       finished_ = true;
       actions.finish = true;
@@ -401,7 +430,11 @@ class PublishStreamReactor final
   }
 
   void Perform(const Actions& actions) {
-    if (actions.write != nullptr) StartWrite(actions.write);
+    if (actions.write != nullptr) {
+      StartWrite(actions.write, actions.more_ready
+                                    ? grpc::WriteOptions().set_buffer_hint()
+                                    : grpc::WriteOptions());
+    }
     if (actions.read) StartRead(&request_);
     // Last: OnDone (and the deletion of this) may follow.
     if (actions.finish) Finish(actions.status);
@@ -423,6 +456,8 @@ class PublishStreamReactor final
   std::map<uint64_t, v1::PublishResponse> ready_ ABSL_GUARDED_BY(mu_);
   bool reading_ ABSL_GUARDED_BY(mu_) = true;  // the constructor's read
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // Between an Answer and its Release: no write starts.
+  bool holding_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool broken_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -31,6 +31,11 @@ struct StoredEvent {
   absl::Time committed_at;
   // Ids of the alerts it produced, in order.
   std::vector<std::string> alert_ids;
+  // The deterministic serialization of `event`, when whoever made this
+  // StoredEvent had it at hand (the publish pipeline keeps the bytes it
+  // hashed when no default changed the event); empty otherwise, and the
+  // store then serializes `event` itself.
+  std::string payload;
 };
 
 // An alert as the log holds it.

@@ -23,11 +23,14 @@ namespace {
 // Events read per page while replaying the log on start.
 constexpr size_t kReplayPage = 1024;
 
-// SHA-256 of the deterministic serialization of `event` as submitted: what
-// idempotency compares (DESIGN.md: "compared as submitted, before any default
-// is applied, so a retry is always a duplicate").
-std::string ContentHash(const v1::DiplomaticEvent& event) {
-  const std::string bytes = SerializeDeterministically(event);
+// Set on the writer thread while CommitGroup answers a group's batches: the
+// flushes AfterGroupAnswered defers to the end of the group.
+thread_local std::vector<absl::AnyInvocable<void()&&>>* group_flushes = nullptr;
+
+// SHA-256 of `bytes`, the deterministic serialization of an event as
+// submitted: what idempotency compares (DESIGN.md: "compared as submitted,
+// before any default is applied, so a retry is always a duplicate").
+std::string ContentHash(const std::string& bytes) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int size = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest.data(), &size, EVP_sha256(),
@@ -101,6 +104,17 @@ absl::Status PublishPipeline::Recover() {
 void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
   const auto events = static_cast<size_t>(request.events_size());
   const size_t bytes = request.ByteSizeLong();
+  // Serialized once, here on the caller's thread rather than the writer's:
+  // hashed for idempotency, and stored as it is when no default changes the
+  // event (ApplyBatch).
+  std::vector<std::string> payloads;
+  std::vector<std::string> hashes;
+  payloads.reserve(events);
+  hashes.reserve(events);
+  for (const v1::DiplomaticEvent& event : request.events()) {
+    payloads.push_back(SerializeDeterministically(event));
+    hashes.push_back(ContentHash(payloads.back()));
+  }
   bool stopping = false;
   std::string full;
   {
@@ -112,7 +126,8 @@ void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
     if (!stopping && (queue_.empty() || (events_fit && bytes_fit))) {
       queued_events_ += events;
       queued_bytes_ += bytes;
-      queue_.push_back(Pending{std::move(request), std::move(done), bytes});
+      queue_.push_back(Pending{std::move(request), std::move(done), bytes,
+                               std::move(payloads), std::move(hashes)});
       return;
     }
     if (!events_fit) {
@@ -178,15 +193,21 @@ void PublishPipeline::WriterLoop() {
   }
 }
 
-absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
-                                         const KnownEvents& known,
-                                         std::vector<std::string>* hashes) {
-  hashes->clear();
-  const auto& batch = request.events();
+void PublishPipeline::AfterGroupAnswered(absl::AnyInvocable<void() &&> flush) {
+  if (group_flushes == nullptr) {
+    std::move(flush)();
+    return;
+  }
+  group_flushes->push_back(std::move(flush));
+}
+
+absl::Status PublishPipeline::CheckBatch(const Pending& pending,
+                                         const KnownEvents& known) {
+  const auto& batch = pending.request.events();
   for (int i = 0; i < batch.size(); ++i) {
-    hashes->push_back(ContentHash(batch[i]));
     auto it = known.find(batch[i].event_id());
-    if (it != known.end() && it->second.content_hash != hashes->back()) {
+    if (it != known.end() &&
+        it->second.content_hash != pending.hashes[static_cast<size_t>(i)]) {
       return absl::AlreadyExistsError(absl::StrCat(
           "events[", i, "] (event_id \"", batch[i].event_id(),
           "\"): event_id was already published with different content "
@@ -198,13 +219,14 @@ absl::Status PublishPipeline::CheckBatch(const v1::PublishRequest& request,
   return absl::OkStatus();
 }
 
-v1::PublishResponse PublishPipeline::ApplyBatch(
-    const v1::PublishRequest& request, const std::vector<std::string>& hashes,
-    absl::Time now, KnownEvents* known, GroupWrites* writes) {
+v1::PublishResponse PublishPipeline::ApplyBatch(Pending* pending,
+                                                absl::Time now,
+                                                KnownEvents* known,
+                                                GroupWrites* writes) {
   v1::PublishResponse response;
-  const auto& batch = request.events();
+  auto& batch = *pending->request.mutable_events();
   for (int i = 0; i < batch.size(); ++i) {
-    const v1::DiplomaticEvent& event = batch[i];
+    v1::DiplomaticEvent& event = batch[i];
     v1::PublishResult* result = response.add_results();
     result->set_event_id(event.event_id());
     if (auto it = known->find(event.event_id()); it != known->end()) {
@@ -218,27 +240,30 @@ v1::PublishResponse PublishPipeline::ApplyBatch(
     }
     StoredEvent stored;
     stored.sequence = ++last_sequence_;
-    stored.event = event;
-    if (!stored.event.has_reported_at()) {
+    // The request is not read again: its event moves into the log.
+    stored.event = std::move(event);
+    if (stored.event.has_reported_at()) {
+      // As submitted, so the bytes hashed are the bytes to store.
+      stored.payload = std::move(pending->payloads[static_cast<size_t>(i)]);
+    } else {
       *stored.event.mutable_reported_at() = ToProtoTime(now);
     }
-    stored.content_hash = hashes[static_cast<size_t>(i)];
+    stored.content_hash = std::move(pending->hashes[static_cast<size_t>(i)]);
     stored.committed_at = now;
     for (v1::Alert& alert :
          engine_->Apply(LogEntry{stored.sequence, &stored.event, now})) {
-      auto entry = std::make_shared<StoredAlert>();
-      entry->position = ++last_alert_position_;
-      alert.set_cursor(EncodeCursor(entry->position));
+      StoredAlert& entry = writes->alerts.emplace_back();
+      entry.position = ++last_alert_position_;
+      alert.set_cursor(EncodeCursor(entry.position));
       stored.alert_ids.push_back(alert.alert_id());
-      entry->alert = std::move(alert);
+      entry.alert = std::move(alert);
       // Serialized once here; the store and every subscriber use the bytes.
-      entry->payload = SerializeDeterministically(entry->alert);
-      writes->alerts.push_back(std::move(entry));
+      entry.payload = SerializeDeterministically(entry.alert);
     }
     result->set_outcome(v1::PublishResult::ACCEPTED);
     result->set_sequence(stored.sequence);
     for (const std::string& id : stored.alert_ids) result->add_alert_ids(id);
-    (*known)[event.event_id()] =
+    (*known)[stored.event.event_id()] =
         EventRecord{stored.sequence, stored.content_hash, stored.alert_ids};
     writes->events.push_back(std::move(stored));
   }
@@ -250,14 +275,17 @@ absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
                                      uint64_t first_position) {
   if (writes.events.empty()) return absl::OkStatus();
   const ScopedTimer commit_timer(&GlobalMetrics().commit_seconds);
-  std::vector<StoredAlert> rows;
-  rows.reserve(writes.alerts.size());
-  for (const auto& alert : writes.alerts) rows.push_back(*alert);
-  absl::Status status = store_->Append(writes.events, rows);
+  absl::Status status = store_->Append(writes.events, writes.alerts);
   if (status.ok()) {
     last_committed_at_ = now;
-    GlobalMetrics().CountAlerts(writes.alerts);
-    hub_->Publish(std::move(writes.alerts));
+    // Moved, not copied, into the entries the hub shares.
+    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+    alerts.reserve(writes.alerts.size());
+    for (StoredAlert& alert : writes.alerts) {
+      alerts.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
+    }
+    GlobalMetrics().CountAlerts(alerts);
+    hub_->Publish(std::move(alerts));
     return status;
   }
   DIPWIRE_LOG(kError) << "commit of " << writes.events.size()
@@ -310,6 +338,11 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
     return;
   }
   std::vector<std::string> ids;
+  size_t group_events = 0;
+  for (const Pending& pending : group) {
+    group_events += static_cast<size_t>(pending.request.events_size());
+  }
+  ids.reserve(group_events);
   for (const Pending& pending : group) {
     for (const v1::DiplomaticEvent& event : pending.request.events()) {
       ids.push_back(event.event_id());
@@ -330,27 +363,29 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   const uint64_t first_sequence = last_sequence_;
   const uint64_t first_position = last_alert_position_;
   GroupWrites writes;
-  std::vector<std::string> hashes;
   std::vector<absl::StatusOr<v1::PublishResponse>> answers;
   answers.reserve(group.size());
-  for (const Pending& pending : group) {
+  for (Pending& pending : group) {
     // A batch is atomic: find any conflict before sequencing any of it.
-    const absl::Status checked = CheckBatch(pending.request, known, &hashes);
+    const absl::Status checked = CheckBatch(pending, known);
     if (checked.ok()) {
-      answers.emplace_back(
-          ApplyBatch(pending.request, hashes, now, &known, &writes));
+      answers.emplace_back(ApplyBatch(&pending, now, &known, &writes));
     } else {
       answers.emplace_back(checked);
     }
   }
   const absl::Status committed =
       Commit(std::move(writes), now, first_sequence, first_position);
+  std::vector<absl::AnyInvocable<void() &&>> flushes;
+  group_flushes = &flushes;
   for (size_t b = 0; b < group.size(); ++b) {
     // On a failed commit every batch gets its error, also one that was
     // refused against an event of this group that is now not stored.
     if (!committed.ok()) answers[b] = committed;
     std::move(group[b].done)(std::move(answers[b]));
   }
+  group_flushes = nullptr;
+  for (auto& flush : flushes) std::move(flush)();
 }
 
 }  // namespace dipwire::server

@@ -85,11 +85,23 @@ class PublishPipeline {
   // The number of events the replay on start applied.
   uint64_t replayed_events() const { return replayed_events_; }
 
+  // Called from a `done` callback: runs `flush` once every batch of the
+  // group being answered has had its `done` called, on the same thread.
+  // Called from anywhere else (an answer given at once by Submit, say):
+  // runs `flush` at once. Lets a caller with several batches in one group
+  // commit (a PublishStream) send their answers together.
+  static void AfterGroupAnswered(absl::AnyInvocable<void() &&> flush);
+
  private:
   struct Pending {
     v1::PublishRequest request;
     Callback done;
     size_t bytes;  // request.ByteSizeLong()
+    // Per event, its deterministic serialization as submitted and the
+    // SHA-256 of it (the content hash). Submit computes them on the caller's
+    // thread, so that the writer does not.
+    std::vector<std::string> payloads;
+    std::vector<std::string> hashes;
   };
 
   using KnownEvents = absl::flat_hash_map<std::string, EventRecord>;
@@ -97,7 +109,7 @@ class PublishPipeline {
   // What one group commit writes.
   struct GroupWrites {
     std::vector<StoredEvent> events;
-    std::vector<std::shared_ptr<const StoredAlert>> alerts;
+    std::vector<StoredAlert> alerts;
   };
 
   PublishPipeline(EventStore* store, AlertHub* hub, Clock* clock,
@@ -112,17 +124,15 @@ class PublishPipeline {
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
-  // ALREADY_EXISTS when an event of `request` is known with other content;
-  // sets `hashes` to the batch's content hashes.
-  static absl::Status CheckBatch(const v1::PublishRequest& request,
-                                 const KnownEvents& known,
-                                 std::vector<std::string>* hashes);
+  // ALREADY_EXISTS when an event of `pending` is known with other content.
+  static absl::Status CheckBatch(const Pending& pending,
+                                 const KnownEvents& known);
   // Sequences the new events of a checked batch, derives their alerts into
-  // `writes`, and answers duplicates with the original results.
-  v1::PublishResponse ApplyBatch(const v1::PublishRequest& request,
-                                 const std::vector<std::string>& hashes,
-                                 absl::Time now, KnownEvents* known,
-                                 GroupWrites* writes);
+  // `writes`, and answers duplicates with the original results. Moves the
+  // new events out of `pending->request` and, where they are stored as
+  // submitted, their bytes out of `pending->payloads`.
+  v1::PublishResponse ApplyBatch(Pending* pending, absl::Time now,
+                                 KnownEvents* known, GroupWrites* writes);
   // Appends `writes` durably and makes the alerts visible; on failure
   // rewinds to the log's state and returns the error for the group.
   absl::Status Commit(GroupWrites writes, absl::Time now,

@@ -425,21 +425,26 @@ constexpr absl::string_view kHeadSql =
     " (SELECT value FROM meta WHERE key = 'last_committed_at_ns')";
 
 // An event or alert as bound to its INSERT. The views point into the
-// StoredEvent/StoredAlert it was made from.
+// StoredEvent/StoredAlert it was made from, or into the row's own
+// serialization when that had none. Rows are built in place in a vector
+// reserved up front and never moved, so that `payload` may point into
+// `serialized`.
 struct EventRow {
   int64_t sequence = 0;
   absl::string_view event_id;
   absl::string_view content_hash;
   int64_t committed_at_ns = 0;
   std::string alert_ids;
-  std::string payload;
+  absl::string_view payload;
+  std::string serialized;
 };
 struct AlertRow {
   int64_t position = 0;
   absl::string_view alert_id;
   absl::string_view event_id;
   int64_t created_at_ns = 0;
-  std::string payload;
+  absl::string_view payload;
+  std::string serialized;
 };
 
 absl::StatusOr<std::vector<EventRow>> ToEventRows(
@@ -447,7 +452,7 @@ absl::StatusOr<std::vector<EventRow>> ToEventRows(
   std::vector<EventRow> rows;
   rows.reserve(events.size());
   for (const StoredEvent& event : events) {
-    EventRow row;
+    EventRow& row = rows.emplace_back();
     row.sequence = ClampToKey(event.sequence);
     row.event_id = event.event.event_id();
     row.content_hash = event.content_hash;
@@ -456,8 +461,12 @@ absl::StatusOr<std::vector<EventRow>> ToEventRows(
         ToStoredNanos(event.committed_at,
                       absl::StrCat("event ", row.event_id, ": committed_at")));
     row.alert_ids = EncodeIds(event.alert_ids);
-    row.payload = SerializeDeterministically(event.event);
-    rows.push_back(std::move(row));
+    if (event.payload.empty()) {
+      row.serialized = SerializeDeterministically(event.event);
+      row.payload = row.serialized;
+    } else {
+      row.payload = event.payload;
+    }
   }
   return rows;
 }
@@ -467,7 +476,7 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
   std::vector<AlertRow> rows;
   rows.reserve(alerts.size());
   for (const StoredAlert& alert : alerts) {
-    AlertRow row;
+    AlertRow& row = rows.emplace_back();
     row.position = ClampToKey(alert.position);
     row.alert_id = alert.alert.alert_id();
     if (row.alert_id.empty()) {
@@ -479,10 +488,12 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
         row.created_at_ns,
         ToStoredNanos(FromTimestamp(alert.alert.created_at()),
                       absl::StrCat("alert ", row.alert_id, ": created_at")));
-    row.payload = alert.payload.empty()
-                      ? SerializeDeterministically(alert.alert)
-                      : alert.payload;
-    rows.push_back(std::move(row));
+    if (alert.payload.empty()) {
+      row.serialized = SerializeDeterministically(alert.alert);
+      row.payload = row.serialized;
+    } else {
+      row.payload = alert.payload;
+    }
   }
   return rows;
 }
@@ -547,13 +558,22 @@ absl::Status InsertEvents(Connection& writer,
 }
 
 // The sequence of the event `event_id`: one of `events`, or one already in
-// the log (the writer sees its own transaction).
+// the log (the writer sees its own transaction). `*next` is where the search
+// of `events` starts, and is left at the event found: alerts mostly belong
+// to the events appended with them, in the same order, so that a group's
+// alerts find their events in one pass over its events.
 absl::StatusOr<int64_t> EventSequence(Connection& writer,
                                       const std::vector<EventRow>& events,
-                                      absl::string_view event_id) {
-  // Alerts mostly belong to the events appended with them, the last first.
-  for (auto it = events.rbegin(); it != events.rend(); ++it) {
-    if (it->event_id == event_id) return it->sequence;
+                                      absl::string_view event_id,
+                                      size_t* next) {
+  for (size_t i = *next; i < events.size(); ++i) {
+    if (events[i].event_id == event_id) {
+      *next = i;
+      return events[i].sequence;
+    }
+  }
+  for (size_t i = 0; i < *next && i < events.size(); ++i) {
+    if (events[i].event_id == event_id) return events[i].sequence;
   }
   DIPWIRE_ASSIGN_OR_RETURN(
       ScopedStatement find,
@@ -575,9 +595,10 @@ absl::Status InsertAlerts(Connection& writer,
       ScopedStatement insert,
       writer.Get("INSERT INTO alerts(pos, alert_id, event_seq,"
                  " created_at_ns, payload) VALUES(?1, ?2, ?3, ?4, ?5)"));
+  size_t next_event = 0;
   for (const AlertRow& alert : alerts) {
     absl::StatusOr<int64_t> event_seq =
-        EventSequence(writer, events, alert.event_id);
+        EventSequence(writer, events, alert.event_id, &next_event);
     if (!event_seq.ok()) {
       return {event_seq.status().code(),
               absl::StrCat("alert ", alert.alert_id, ": ",
@@ -621,7 +642,7 @@ class SqliteEventStore::Impl {
   absl::Status LookupEvents(
       absl::Span<const std::string> event_ids,
       absl::flat_hash_map<std::string, EventRecord>* found)
-      ABSL_LOCKS_EXCLUDED(pool_mu_);
+      ABSL_LOCKS_EXCLUDED(write_mu_);
   absl::Status Append(absl::Span<const StoredEvent> events,
                       absl::Span<const StoredAlert> alerts)
       ABSL_LOCKS_EXCLUDED(write_mu_);
@@ -692,6 +713,11 @@ class SqliteEventStore::Impl {
   [[nodiscard]] bool HasIdleReader() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pool_mu_);
 
+  // The lookups of LookupEvents, inside its read transaction.
+  absl::Status LookupInTransaction(
+      absl::Span<const std::string> event_ids,
+      absl::flat_hash_map<std::string, EventRecord>* records)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The body of Append's transaction; Append rolls back when it fails.
   absl::Status AppendInTransaction(absl::Span<const StoredEvent> events,
                                    absl::Span<const StoredAlert> alerts)
@@ -871,15 +897,36 @@ absl::Status SqliteEventStore::Impl::LookupEvents(
     absl::Span<const std::string> event_ids,
     absl::flat_hash_map<std::string, EventRecord>* found) {
   if (event_ids.empty()) return absl::OkStatus();
-  ReaderLease reader(this);
+  // On the write connection: the publish pipeline, the single writer, looks
+  // up each group just before appending it, so this waits for nothing. The
+  // writer's page cache is current, while a read connection would re-read
+  // from the WAL the index pages the last commit changed. One read
+  // transaction for all the ids: each SELECT in autocommit would take and
+  // release the WAL's read lock (two fcntl calls) on its own.
+  absl::MutexLock lock(&write_mu_);
+  DIPWIRE_RETURN_IF_ERROR(writer_->Run("BEGIN"));
+  // Filled in full or not at all.
+  absl::flat_hash_map<std::string, EventRecord> records;
+  absl::Status status = LookupInTransaction(event_ids, &records);
+  // LookupInTransaction's statement is reset by now, so the read
+  // transaction can end.
+  const absl::Status ended = writer_->Run(status.ok() ? "COMMIT" : "ROLLBACK");
+  if (status.ok()) status = ended;
+  if (!status.ok()) return status;
+  for (auto& [id, record] : records) (*found)[id] = std::move(record);
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventStore::Impl::LookupInTransaction(
+    absl::Span<const std::string> event_ids,
+    absl::flat_hash_map<std::string, EventRecord>* records) {
+  write_mu_.AssertHeld();
   // One indexed lookup per id, on one cached statement: a few microseconds
   // each, and simpler than IN (...) lists of varying length.
   DIPWIRE_ASSIGN_OR_RETURN(
       ScopedStatement stmt,
-      reader->Get("SELECT seq, content_hash, alert_ids FROM events"
-                  " WHERE event_id = ?1"));
-  // Filled in full or not at all.
-  absl::flat_hash_map<std::string, EventRecord> records;
+      writer_->Get("SELECT seq, content_hash, alert_ids FROM events"
+                   " WHERE event_id = ?1"));
   for (const std::string& id : event_ids) {
     stmt->Reset();
     stmt->BindText(1, id);
@@ -893,9 +940,8 @@ absl::Status SqliteEventStore::Impl::LookupEvents(
       return absl::InternalError(absl::StrCat("event seq ", record.sequence,
                                               ": corrupt alert_ids column"));
     }
-    records[id] = std::move(record);
+    (*records)[id] = std::move(record);
   }
-  for (auto& [id, record] : records) (*found)[id] = std::move(record);
   return absl::OkStatus();
 }
 

@@ -57,6 +57,9 @@ class SqliteEventStore final : public EventStore {
   ~SqliteEventStore() override;
 
   absl::StatusOr<LogHead> Head() override;
+  // Runs on the write connection, not a read connection: its caller is the
+  // single writer, just before it appends, and the writer's page cache is
+  // current. It waits while an Append or another write runs.
   absl::Status LookupEvents(
       absl::Span<const std::string> event_ids,
       absl::flat_hash_map<std::string, EventRecord>* found) override;

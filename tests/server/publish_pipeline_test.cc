@@ -135,6 +135,38 @@ TEST_F(PublishPipelineTest, BatchesQueuedDuringACommitShareTheNextOne) {
   EXPECT_EQ(failing_->appends(), 2);
 }
 
+TEST_F(PublishPipelineTest, FlushesRunOnceEveryBatchOfTheGroupIsAnswered) {
+  HoldTheWriter();  // p0
+  // Written on the pipeline's thread only; read once `flushed` is notified.
+  std::vector<std::string> log;
+  absl::Notification flushed;
+  for (int i = 1; i <= 3; ++i) {
+    const std::string id = absl::StrCat("p", i);
+    pipeline_->Submit(
+        PeaceBatch(id, i % 2 == 0 ? v1::PeaceTalkUpdate::PROPOSED
+                                  : v1::PeaceTalkUpdate::STALLED),
+        [&log, &flushed, id,
+         last = i == 3](const absl::StatusOr<v1::PublishResponse>& result) {
+          log.push_back(absl::StrCat("answer ", id, result.ok() ? "" : " !"));
+          PublishPipeline::AfterGroupAnswered([&log, &flushed, id, last] {
+            log.push_back(absl::StrCat("flush ", id));
+            if (last) flushed.Notify();
+          });
+        });
+  }
+  failing_->ReleaseAppends();
+  ASSERT_TRUE(held_->Wait());
+  ASSERT_TRUE(flushed.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  // p1..p3 queued behind p0 and were committed and answered as one group.
+  EXPECT_THAT(log, ElementsAre("answer p1", "answer p2", "answer p3",
+                               "flush p1", "flush p2", "flush p3"));
+
+  // Outside an answer, a flush runs at once.
+  bool ran = false;
+  PublishPipeline::AfterGroupAnswered([&ran] { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
 TEST_F(PublishPipelineTest, FailedCommitStoresNothingAndRewindsTheEngine) {
   ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
   failing_->FailAppends(1, absl::UnavailableError("database is locked"));
