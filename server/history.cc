@@ -71,10 +71,24 @@ std::string Binding(absl::string_view listing, absl::string_view filter) {
   return absl::StrCat(listing, "\n", filter);
 }
 
+// Where a listing goes on: after the page token's position, or, without a
+// token, after `trimmed_through` (the history retention kept). A token
+// older than that is OUT_OF_RANGE: the records it would go on with are
+// gone, and skipping them silently would look like an empty stretch.
 absl::StatusOr<uint64_t> StartAfter(const std::string& token,
-                                    const std::string& binding) {
-  if (token.empty()) return 0;
-  return DecodePageToken(token, binding);
+                                    const std::string& binding,
+                                    uint64_t trimmed_through,
+                                    absl::string_view records) {
+  if (token.empty()) return trimmed_through;
+  DIPWIRE_ASSIGN_OR_RETURN(const uint64_t after,
+                           DecodePageToken(token, binding));
+  if (after < trimmed_through) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "page_token: retention removed the ", records,
+        " this page would start with; list again without a page_token to "
+        "start at the oldest one kept"));
+  }
+  return after;
 }
 
 }  // namespace
@@ -88,9 +102,10 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("alerts", request.filter());
-  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
-                           StartAfter(request.page_token(), binding));
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
+                           StartAfter(request.page_token(), binding,
+                                      head.alerts_trimmed_through, "alerts"));
 
   v1::ListAlertsResponse response;
   PageBudget budget(page_size);
@@ -122,9 +137,10 @@ absl::StatusOr<v1::ListEventsResponse> ListEvents(
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("events", request.filter());
-  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
-                           StartAfter(request.page_token(), binding));
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
+                           StartAfter(request.page_token(), binding,
+                                      head.events_trimmed_through, "events"));
 
   v1::ListEventsResponse response;
   PageBudget budget(page_size);
