@@ -12,6 +12,10 @@
 #include "dipwire/v1/alerts.pb.h"
 #include "dipwire/v1/events.pb.h"
 
+namespace dipwire::internal {
+class EngineState;  // proto/dipwire/internal/engine_state.proto
+}  // namespace dipwire::internal
+
 namespace dipwire::server {
 
 // Derivation of alerts from the event log (DESIGN.md, "Alert rules").
@@ -50,6 +54,19 @@ class RuleSet {
   // caller. A stale report (reported_at strictly older than the newest report
   // applied to the same identity) changes nothing and yields nothing.
   virtual void Apply(const LogEntry& entry, std::vector<v1::Alert>* alerts) = 0;
+
+  // Writes the family's whole state into its part of `state` (e.g.
+  // state->meetings), replacing what that part held, sorted by identity so
+  // that equal states write equal messages. `state` is borrowed for the call.
+  virtual void Save(dipwire::internal::EngineState* state) const = 0;
+
+  // Takes the family's state from its part of `state`; the rule set must be
+  // in empty state (fresh). DATA_LOSS, naming the entry, when that part holds
+  // what Save could not have written (a duplicate identity, a name that is
+  // not normalized, an unknown enum value, ...); the rule set may then hold
+  // part of the state and is to be discarded.
+  [[nodiscard]] virtual absl::Status Load(
+      const dipwire::internal::EngineState& state) = 0;
 };
 
 // The three families. Names, meeting ids, reporters and process ids compare
@@ -116,6 +133,16 @@ std::unique_ptr<RuleSet> NewPeaceTalkRules();
 // alerts they yield: the k-th alert (0-based) of the event at sequence n has
 // the id AlertId(n, k).
 //
+// Snapshots. SaveState serializes the rule sets' state as a
+// dipwire.internal.EngineState (proto/dipwire/internal/engine_state.proto):
+// a version (kStateVersion), then per family one message per identity with
+// all the rules remember of it: a meeting's status, occurred_at, city and
+// newest reported_at; a trade series' every year's value and newest
+// reported_at; a peace process's status and newest reported_at. Lists are
+// sorted by identity and serialized deterministically, so the bytes are a
+// function of the state (hence of the log applied). Alert ids need no state:
+// they derive from the sequence of the event applied.
+//
 // Not thread-safe: one writer owns it.
 class AlertEngine {
  public:
@@ -132,6 +159,9 @@ class AlertEngine {
   // never reads a clock.
   std::vector<v1::Alert> Apply(const LogEntry& entry);
 
+  // The version SaveState writes, the only one LoadState reads.
+  static constexpr uint32_t kStateVersion = 1;
+
   // The engine's whole state (every rule set's identities and what they
   // remember), serialized: what a fresh engine needs, given to LoadState, to
   // derive from the next event exactly what this one would. Deterministic:
@@ -139,8 +169,17 @@ class AlertEngine {
   std::string SaveState() const;
   // Replaces this engine's state with one SaveState produced. On error
   // (INVALID_ARGUMENT / DATA_LOSS naming what is wrong) the engine is left
-  // as it was.
+  // as it was. DATA_LOSS "engine snapshot: ..." when `state` is not a
+  // snapshot (garbage, truncated, no version) or holds what SaveState could
+  // not have written; INVALID_ARGUMENT naming the version when the snapshot
+  // is of a version other than kStateVersion. Never blocks.
   absl::Status LoadState(absl::string_view state);
+
+  // `state` serialized as SaveState writes it (deterministically, the
+  // checksum appended), whatever it holds: lets tests and the fuzzer build
+  // snapshots with chosen contents. `state.checksum` is ignored.
+  static std::string SealStateForTesting(
+      const dipwire::internal::EngineState& state);
 
   // The stable id of the k-th alert of the event at `sequence`:
   // "al-<sequence>-<k>", e.g. "al-12-0".

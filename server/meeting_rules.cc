@@ -2,16 +2,24 @@
 // "Alert rules"; the contract is in alert_engine.h).
 
 #include <algorithm>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "dipwire/internal/engine_state.pb.h"
 #include "dipwire/v1/alerts.pb.h"
 #include "dipwire/v1/events.pb.h"
 #include "server/alert_engine.h"
@@ -35,13 +43,28 @@ struct MeetingState {
   absl::Time newest_reported_at = absl::InfinitePast();
 };
 
-// The identity of a meeting as a map key. The two forms cannot collide
-// (different prefixes), and '\n' cannot occur inside a normalized name.
+// The identity of a meeting as a map key: "id\n<normalized meeting_id>", or
+// "day\n<YYYY-MM-DD>\n<sorted normalized names, '\n'-separated>". The two
+// forms cannot collide (different prefixes), and '\n' cannot occur inside a
+// normalized name, so SplitMeetingKey recovers the parts (snapshots hold
+// them, not the key).
+constexpr absl::string_view kIdPrefix = "id\n";
+constexpr absl::string_view kDayPrefix = "day\n";
+
+std::string IdKey(absl::string_view normalized_id) {
+  return absl::StrCat(kIdPrefix, normalized_id);
+}
+
+std::string DayKey(absl::string_view day,
+                   const std::vector<std::string>& sorted_names) {
+  return absl::StrCat(kDayPrefix, day, "\n", absl::StrJoin(sorted_names, "\n"));
+}
+
 std::string MeetingKey(const v1::DiplomaticEvent& event) {
   const LeaderMeeting& meeting = event.meeting();
   std::string id = NormalizeName(meeting.meeting_id());
   if (!id.empty()) {
-    return absl::StrCat("id\n", id);
+    return IdKey(id);
   }
   std::vector<std::string> names;
   names.reserve(meeting.participants_size());
@@ -49,9 +72,67 @@ std::string MeetingKey(const v1::DiplomaticEvent& event) {
     names.push_back(NormalizeName(actor.name()));
   }
   std::sort(names.begin(), names.end());
-  return absl::StrCat("day\n",
-                      FormatDay(internal::ToAbslTime(event.occurred_at())),
-                      "\n", absl::StrJoin(names, "\n"));
+  return DayKey(FormatDay(internal::ToAbslTime(event.occurred_at())), names);
+}
+
+// Writes the identity parts of `key` (a MeetingKey) into `out`. A meeting
+// without participants and one with a single unnamed participant share a key
+// (no valid event has either); both come back as one empty name.
+void SplitMeetingKey(absl::string_view key,
+                     dipwire::internal::MeetingState* out) {
+  if (absl::ConsumePrefix(&key, kIdPrefix)) {
+    out->set_meeting_id(std::string(key));
+    return;
+  }
+  absl::ConsumePrefix(&key, kDayPrefix);
+  const size_t end_of_day = key.find('\n');
+  out->set_day(std::string(key.substr(0, end_of_day)));
+  if (end_of_day == absl::string_view::npos) {
+    return;
+  }
+  for (absl::string_view name :
+       absl::StrSplit(key.substr(end_of_day + 1), '\n')) {
+    out->add_participants(std::string(name));
+  }
+}
+
+// OK when `day` is a UTC day as FormatDay writes it.
+absl::Status CheckSnapshotDay(absl::string_view path, absl::string_view day) {
+  absl::Time t;
+  if (!absl::ParseTime("%Y-%m-%d", day, absl::UTCTimeZone(), &t, nullptr) ||
+      FormatDay(t) != day) {
+    return internal::SnapshotError(path, ": \"", absl::CEscape(day),
+                                   "\" is not a day (YYYY-MM-DD)");
+  }
+  return absl::OkStatus();
+}
+
+// The map key of `m`, the i-th meeting of a snapshot, when its identity is
+// one MeetingKey could have made.
+absl::StatusOr<std::string> SnapshotMeetingKey(
+    int i, const dipwire::internal::MeetingState& m) {
+  const std::string path = absl::StrCat("meetings[", i, "]");
+  if (!m.meeting_id().empty()) {
+    DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotName(
+        absl::StrCat(path, ".meeting_id"), m.meeting_id()));
+    if (!m.day().empty() || m.participants_size() > 0) {
+      return internal::SnapshotError(
+          path, ": a meeting_id and a day or participants (one identity only)");
+    }
+    return IdKey(m.meeting_id());
+  }
+  DIPWIRE_RETURN_IF_ERROR(
+      CheckSnapshotDay(absl::StrCat(path, ".day"), m.day()));
+  std::vector<std::string> names(m.participants().begin(),
+                                 m.participants().end());
+  for (size_t j = 0; j < names.size(); ++j) {
+    DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotName(
+        absl::StrCat(path, ".participants[", j, "]"), names[j]));
+  }
+  if (!std::is_sorted(names.begin(), names.end())) {
+    return internal::SnapshotError(path, ".participants: not sorted");
+  }
+  return DayKey(m.day(), names);
 }
 
 Alert::Severity MeetingSeverity(const LeaderMeeting& meeting) {
@@ -107,6 +188,57 @@ class MeetingRules final : public RuleSet {
  public:
   [[nodiscard]] bool Handles(const v1::DiplomaticEvent& event) const override {
     return event.has_meeting();
+  }
+
+  void Save(dipwire::internal::EngineState* state) const override {
+    std::vector<const std::pair<const std::string, MeetingState>*> entries;
+    entries.reserve(meetings_.size());
+    for (const auto& entry : meetings_) {
+      entries.push_back(&entry);
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    auto* out = state->mutable_meetings();
+    out->Clear();
+    out->Reserve(static_cast<int>(entries.size()));
+    for (const auto* entry : entries) {
+      const MeetingState& meeting = entry->second;
+      dipwire::internal::MeetingState* m = out->Add();
+      SplitMeetingKey(entry->first, m);
+      m->set_status(meeting.status);
+      *m->mutable_occurred_at() =
+          internal::ToProtoTimestamp(meeting.occurred_at);
+      m->set_city(meeting.city);
+      *m->mutable_newest_reported_at() =
+          internal::ToProtoTimestamp(meeting.newest_reported_at);
+    }
+  }
+
+  absl::Status Load(const dipwire::internal::EngineState& state) override {
+    meetings_.reserve(state.meetings_size());
+    for (int i = 0; i < state.meetings_size(); ++i) {
+      const dipwire::internal::MeetingState& m = state.meetings(i);
+      DIPWIRE_ASSIGN_OR_RETURN(std::string key, SnapshotMeetingKey(i, m));
+      const std::string path = absl::StrCat("meetings[", i, "]");
+      if (!LeaderMeeting::Status_IsValid(m.status())) {
+        return internal::SnapshotError(path, ".status: ", m.status(),
+                                       " is not a known value");
+      }
+      DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotTimestamp(
+          absl::StrCat(path, ".occurred_at"), m.occurred_at()));
+      DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotTimestamp(
+          absl::StrCat(path, ".newest_reported_at"), m.newest_reported_at()));
+      auto [it, inserted] = meetings_.try_emplace(std::move(key));
+      if (!inserted) {
+        return internal::SnapshotError(path, ": the same meeting again");
+      }
+      MeetingState& meeting = it->second;
+      meeting.status = m.status();
+      meeting.occurred_at = internal::ToAbslTime(m.occurred_at());
+      meeting.city = m.city();
+      meeting.newest_reported_at = internal::ToAbslTime(m.newest_reported_at());
+    }
+    return absl::OkStatus();
   }
 
   void Apply(const LogEntry& entry, std::vector<Alert>* alerts) override {
@@ -215,8 +347,8 @@ class MeetingRules final : public RuleSet {
   }
 
  private:
-  // Keyed by MeetingKey. Only looked up, never iterated, so its order cannot
-  // reach the output.
+  // Keyed by MeetingKey. Looked up, and iterated only by Save, which sorts,
+  // so its order cannot reach the output.
   absl::flat_hash_map<std::string, MeetingState> meetings_;
 };
 

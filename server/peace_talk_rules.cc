@@ -1,14 +1,18 @@
 // Peace-talk rules: PEACE_TALK_STATUS_CHANGED (DESIGN.md, "Alert rules"; the
 // contract is in alert_engine.h).
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "dipwire/internal/engine_state.pb.h"
 #include "dipwire/v1/alerts.pb.h"
 #include "dipwire/v1/events.pb.h"
 #include "server/alert_engine.h"
@@ -68,6 +72,50 @@ class PeaceTalkRules final : public RuleSet {
     return event.has_peace_talk();
   }
 
+  void Save(dipwire::internal::EngineState* state) const override {
+    std::vector<const std::pair<const std::string, ProcessState>*> entries;
+    entries.reserve(processes_.size());
+    for (const auto& entry : processes_) {
+      entries.push_back(&entry);
+    }
+    std::sort(entries.begin(), entries.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
+    auto* out = state->mutable_peace_processes();
+    out->Clear();
+    out->Reserve(static_cast<int>(entries.size()));
+    for (const auto* entry : entries) {
+      dipwire::internal::PeaceProcessState* p = out->Add();
+      p->set_process_id(entry->first);
+      p->set_status(entry->second.status);
+      *p->mutable_newest_reported_at() =
+          internal::ToProtoTimestamp(entry->second.newest_reported_at);
+    }
+  }
+
+  absl::Status Load(const dipwire::internal::EngineState& state) override {
+    processes_.reserve(state.peace_processes_size());
+    for (int i = 0; i < state.peace_processes_size(); ++i) {
+      const dipwire::internal::PeaceProcessState& p = state.peace_processes(i);
+      const std::string path = absl::StrCat("peace_processes[", i, "]");
+      DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotName(
+          absl::StrCat(path, ".process_id"), p.process_id()));
+      if (!PeaceTalkUpdate::Status_IsValid(p.status())) {
+        return internal::SnapshotError(path, ".status: ", p.status(),
+                                       " is not a known value");
+      }
+      DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotTimestamp(
+          absl::StrCat(path, ".newest_reported_at"), p.newest_reported_at()));
+      auto [it, inserted] = processes_.try_emplace(p.process_id());
+      if (!inserted) {
+        return internal::SnapshotError(path, ": the same process again");
+      }
+      it->second.status = p.status();
+      it->second.newest_reported_at =
+          internal::ToAbslTime(p.newest_reported_at());
+    }
+    return absl::OkStatus();
+  }
+
   void Apply(const LogEntry& entry, std::vector<Alert>* alerts) override {
     const PeaceTalkUpdate& update = entry.event->peace_talk();
     const absl::Time reported_at =
@@ -94,8 +142,8 @@ class PeaceTalkRules final : public RuleSet {
   }
 
  private:
-  // Keyed by the normalized process_id. Only looked up, never iterated, so
-  // its order cannot reach the output.
+  // Keyed by the normalized process_id. Looked up, and iterated only by
+  // Save, which sorts, so its order cannot reach the output.
   absl::flat_hash_map<std::string, ProcessState> processes_;
 };
 

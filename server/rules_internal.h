@@ -2,8 +2,9 @@
 #define DIPWIRE_SERVER_RULES_INTERNAL_H_
 
 // Helpers shared by the three rule sets (meeting_rules.cc, trade_rules.cc,
-// peace_talk_rules.cc): building an alert's common fields and writing
-// headlines. Internal to the alert engine; pure functions, no state.
+// peace_talk_rules.cc): building an alert's common fields, writing
+// headlines, and checking a snapshot's entries. Internal to the alert engine;
+// pure functions, no state.
 //
 // Headline conventions (one line, what a wire editor writes):
 //   - no trailing period;
@@ -20,7 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
@@ -152,6 +155,38 @@ inline v1::Alert NewAlert(const LogEntry& entry, v1::Alert::Type type,
   *alert.mutable_event() = *entry.event;
   *alert.mutable_created_at() = ToProtoTimestamp(entry.committed_at);
   return alert;
+}
+
+// Snapshots (AlertEngine::SaveState / LoadState).
+
+// DATA_LOSS "engine snapshot: <args>": a snapshot that SaveState could not
+// have written.
+template <typename... Args>
+absl::Status SnapshotError(const Args&... args) {
+  return absl::DataLossError(absl::StrCat("engine snapshot: ", args...));
+}
+
+// OK when `ts`, at `path` in the snapshot (e.g. "meetings[3].occurred_at"),
+// is as ToProtoTimestamp writes it (nanos in [0, 1e9)), so that it
+// round-trips through absl::Time exactly.
+inline absl::Status CheckSnapshotTimestamp(
+    absl::string_view path, const google::protobuf::Timestamp& ts) {
+  if (ts.nanos() < 0 || ts.nanos() > 999'999'999) {
+    return SnapshotError(path, ".nanos: ", ts.nanos(),
+                         " is not in 0..999999999");
+  }
+  return absl::OkStatus();
+}
+
+// OK when `name`, at `path` in the snapshot, is as NormalizeName leaves it
+// (the rules compare and key names only in that form).
+inline absl::Status CheckSnapshotName(absl::string_view path,
+                                      absl::string_view name) {
+  if (NormalizeName(name) != name) {
+    return SnapshotError(path, ": \"", absl::CEscape(name),
+                         "\" is not a normalized name");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace dipwire::server::internal
