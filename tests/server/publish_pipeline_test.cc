@@ -299,14 +299,7 @@ v1::PublishRequest MeetingBatch(const std::string& id,
   return request;
 }
 
-// TODO(retention): drop once the engine's snapshot (branch snap) is merged.
-bool EngineRestoresSnapshots() {
-  AlertEngine engine;
-  return engine.LoadState(engine.SaveState()).ok();
-}
-
 TEST_F(PublishPipelineTest, RestartFromASnapshotDerivesAsIfNothingWasTrimmed) {
-  if (!EngineRestoresSnapshots()) GTEST_SKIP() << "no engine snapshots yet";
   auto first =
       Publish(MeetingBatch("m1", v1::LeaderMeeting::SCHEDULED, "Beijing"));
   ASSERT_THAT(first, IsOk());
@@ -346,7 +339,6 @@ TEST_F(PublishPipelineTest, RestartFromASnapshotDerivesAsIfNothingWasTrimmed) {
 }
 
 TEST_F(PublishPipelineTest, ReplayStartsAfterTheSnapshot) {
-  if (!EngineRestoresSnapshots()) GTEST_SKIP() << "no engine snapshots yet";
   ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
   ASSERT_THAT(pipeline_->SaveSnapshot(), IsOk());
   ASSERT_THAT(Publish(PeaceBatch("p2", v1::PeaceTalkUpdate::STALLED)), IsOk());
