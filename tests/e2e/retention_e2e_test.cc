@@ -197,6 +197,49 @@ TEST_F(RetentionTest, TrimmedEventsStayDuplicatesAndDerivationSurvivesRestart) {
   EXPECT_EQ(alert.peace_talk_change().status(), v1::PeaceTalkUpdate::STALLED);
 }
 
+TEST_F(RetentionTest, KillDuringTrimmingLosesNothingKept) {
+  // One alert and one event kept, a pass every 50 ms: a kill -9 right
+  // after publishing lands before, during or after a pass, and every one
+  // of those must restart into the same answers.
+  StartWithRetention({"--retain-alerts=1", "--retain-events=1"});
+  for (int batch = 0; batch < 3; ++batch) {
+    v1::PublishRequest request;
+    for (int n = batch * 200 + 1; n <= (batch + 1) * 200; ++n) {
+      *request.add_events() = NumberedPeaceEvent(n);
+    }
+    ASSERT_THAT(client_->Publish(request), IsOk());
+  }
+  StopServer(SIGKILL);
+  StartServer(args_);
+  v1::PublishRequest retry;
+  *retry.add_events() = NumberedPeaceEvent(7);
+  auto duplicate = client_->Publish(retry);
+  ASSERT_THAT(duplicate, IsOk());
+  EXPECT_EQ(duplicate->results(0).outcome(), v1::PublishResult::DUPLICATE);
+  EXPECT_EQ(duplicate->results(0).sequence(), 7u);
+  EXPECT_THAT(duplicate->results(0).alert_ids(), ElementsAre("al-7-0"));
+  v1::PublishRequest update;
+  v1::DiplomaticEvent event = NumberedPeaceEvent(7);
+  event.set_event_id("p7-agreed");
+  event.mutable_peace_talk()->set_status(v1::PeaceTalkUpdate::AGREED);
+  *update.add_events() = event;
+  auto published = client_->Publish(update);
+  ASSERT_THAT(published, IsOk());
+  EXPECT_EQ(published->results(0).sequence(), 601u);
+  // Once retention caught up, the history is the newest alert alone: the
+  // change from what event 7 (long trimmed) said.
+  std::vector<v1::Alert> history;
+  for (int i = 0; i < 400; ++i) {
+    history = AllAlerts();
+    if (history.size() == 1) break;
+    absl::SleepFor(absl::Milliseconds(25));  // polls the background pass
+  }
+  ASSERT_THAT(history, SizeIs(1));
+  EXPECT_EQ(history[0].alert_id(), "al-601-0");
+  EXPECT_EQ(history[0].peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::PROPOSED);
+}
+
 TEST(RetentionConfigTest, CheckConfigRefusesABadSpecNamingTheFlagOrField) {
   const std::string dir = NewTempDir("retention_config");
   const std::string config = absl::StrCat(dir, "/dipwired.textproto");
