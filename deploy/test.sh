@@ -60,7 +60,7 @@ if ((fuzz_seconds > 0)); then
   artifacts="build/asan/fuzz-artifacts"
   mkdir -p "$artifacts"
   for target in filter_fuzzer event_validation_fuzzer cursor_fuzzer \
-                event_json_fuzzer; do
+                event_json_fuzzer engine_state_fuzzer; do
     corpus="$fuzz_work/$target"
     mkdir "$corpus"
     cp tests/fuzz/corpus/"$target"/* "$corpus"/

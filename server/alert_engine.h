@@ -140,8 +140,12 @@ std::unique_ptr<RuleSet> NewPeaceTalkRules();
 // newest reported_at; a trade series' every year's value and newest
 // reported_at; a peace process's status and newest reported_at. Lists are
 // sorted by identity and serialized deterministically, so the bytes are a
-// function of the state (hence of the log applied). Alert ids need no state:
-// they derive from the sequence of the event applied.
+// function of the state (hence of the log applied). Last comes a checksum
+// (64-bit FNV-1a of the bytes before it), so that a snapshot cut short, even
+// between two entries, or altered is refused. Alert ids need no state: they
+// derive from the sequence of the event applied. So the snapshot does not
+// hold the sequence it was taken at; whoever stores it stores that too, and
+// applies only later entries to the engine that loads it.
 //
 // Not thread-safe: one writer owns it.
 class AlertEngine {

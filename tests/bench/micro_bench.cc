@@ -157,6 +157,88 @@ void AlertDerivation(benchmark::State& state) {
 }
 BENCHMARK(AlertDerivation);
 
+// An engine holding `meetings` meetings (half with a meeting_id, half
+// without), a tenth as many trade series of five years each, and a hundredth
+// as many peace processes: the state a long-running server snapshots.
+std::unique_ptr<AlertEngine> EngineWithIdentities(int meetings) {
+  auto engine = std::make_unique<AlertEngine>();
+  const absl::Time start = SeedNow() - absl::Hours(24 * 365);
+  uint64_t sequence = 0;
+  const auto apply = [&](const v1::DiplomaticEvent& event) {
+    engine->Apply({++sequence, &event, SeedNow()});
+  };
+  v1::DiplomaticEvent event;
+  event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(start));
+  event.mutable_reported_at()->set_seconds(absl::ToUnixSeconds(start));
+  for (int i = 0; i < meetings; ++i) {
+    v1::LeaderMeeting* meeting = event.mutable_meeting();
+    meeting->Clear();
+    if (i % 2 == 0) meeting->set_meeting_id(absl::StrCat("meeting-", i));
+    for (const char* country : {"CHN", "RUS"}) {
+      v1::Actor* actor = meeting->add_participants();
+      actor->set_name(absl::StrCat("Minister ", country, " ", i % 97));
+      actor->set_country(country);
+    }
+    meeting->set_city("Beijing");
+    meeting->set_status(v1::LeaderMeeting::SCHEDULED);
+    event.mutable_occurred_at()->set_seconds(absl::ToUnixSeconds(
+        start + absl::Hours(24 * static_cast<int64_t>(i / 97))));
+    apply(event);
+  }
+  for (int i = 0; i < meetings / 10; ++i) {
+    for (int year = 2019; year < 2024; ++year) {
+      v1::TradeFigure* trade = event.mutable_trade();
+      trade->set_country_a("CHN");
+      trade->set_country_b("RUS");
+      trade->set_flow(v1::TradeFigure::EXPORTS);
+      trade->set_reporter(absl::StrCat("reporter ", i));
+      trade->set_year(year);
+      trade->set_value_usd(int64_t{1'000'000'000} * (year - 2000));
+      apply(event);
+    }
+  }
+  for (int i = 0; i < meetings / 100; ++i) {
+    v1::PeaceTalkUpdate* talk = event.mutable_peace_talk();
+    talk->set_process_id(absl::StrCat("process-", i));
+    talk->set_status(v1::PeaceTalkUpdate::SCHEDULED);
+    apply(event);
+  }
+  return engine;
+}
+
+// AlertEngine::SaveState of an engine holding range(0) meetings (and
+// EngineWithIdentities' other identities); bytes are the snapshot's.
+void EngineSaveState(benchmark::State& state) {
+  const std::unique_ptr<AlertEngine> engine =
+      EngineWithIdentities(static_cast<int>(state.range(0)));
+  int64_t bytes = 0;
+  for (auto _ : state) {
+    const std::string snapshot = engine->SaveState();
+    bytes += static_cast<int64_t>(snapshot.size());
+    benchmark::DoNotOptimize(snapshot);
+  }
+  state.SetBytesProcessed(bytes);
+  state.counters["snapshot_bytes"] =
+      static_cast<double>(engine->SaveState().size());
+}
+BENCHMARK(EngineSaveState)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// AlertEngine::LoadState of that snapshot into one engine, over and over.
+void EngineLoadState(benchmark::State& state) {
+  const std::string snapshot =
+      EngineWithIdentities(static_cast<int>(state.range(0)))->SaveState();
+  AlertEngine engine;
+  for (auto _ : state) {
+    if (!engine.LoadState(snapshot).ok()) {
+      state.SkipWithError("LoadState failed");
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() *
+                          static_cast<int64_t>(snapshot.size()));
+}
+BENCHMARK(EngineLoadState)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
 void CursorEncode(benchmark::State& state) {
   uint64_t position = 1'000'000;
   for (auto _ : state) benchmark::DoNotOptimize(EncodeCursor(++position));
