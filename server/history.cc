@@ -1,5 +1,6 @@
 #include "server/history.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -91,6 +92,24 @@ absl::StatusOr<uint64_t> StartAfter(const std::string& token,
   return after;
 }
 
+// Reads the page of alerts after `*after`. When `from_oldest` (a listing
+// without a page token that has listed nothing yet) and retention deleted
+// those alerts since the listing looked at the log's head, it goes on from
+// the oldest alert kept now, as a new listing would; otherwise the store's
+// OUT_OF_RANGE stands.
+absl::Status ReadAlertPage(EventStore& store, bool from_oldest, uint64_t* after,
+                           std::vector<StoredAlert>* page) {
+  absl::Status read =
+      store.ReadAlerts(*after, kScanPage, static_cast<size_t>(-1), page);
+  if (read.code() != absl::StatusCode::kOutOfRange || !from_oldest) {
+    return read;
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  *after = std::max(*after, head.alerts_trimmed_through);
+  page->clear();
+  return store.ReadAlerts(*after, kScanPage, static_cast<size_t>(-1), page);
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
@@ -112,8 +131,9 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   std::vector<StoredAlert> page;
   while (after < head.last_alert_position && budget.open()) {
     page.clear();
-    DIPWIRE_RETURN_IF_ERROR(
-        store.ReadAlerts(after, kScanPage, static_cast<size_t>(-1), &page));
+    DIPWIRE_RETURN_IF_ERROR(ReadAlertPage(
+        store, request.page_token().empty() && response.alerts_size() == 0,
+        &after, &page));
     if (page.empty()) break;
     for (StoredAlert& alert : page) {
       const bool match = filter.Matches(alert.alert);

@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "server/cursor.h"
 #include "server/sqlite_event_store.h"
 #include "tests/testing/dipwired_process.h"
+#include "tests/testing/failing_event_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire::server {
@@ -88,6 +90,28 @@ TEST(HistoryTest, ListingsStartAtTheOldestKeptRecordAndRefuseOlderTokens) {
   ASSERT_THAT(events, IsOk());
   ASSERT_EQ(events->sequences_size(), 2);
   EXPECT_EQ(events->sequences(0), 7u);
+}
+
+TEST(HistoryTest, FirstPageFollowsRetentionThatDeletesAlertsUnderIt) {
+  std::unique_ptr<SqliteEventStore> store = FilledStore();
+  ASSERT_NE(store, nullptr);
+  dipwire::testing::FailingEventStore held(store.get());
+  held.HoldReads();
+  absl::StatusOr<v1::ListAlertsResponse> listed;
+  std::thread lister([&held, &listed] {
+    v1::ListAlertsRequest request;
+    request.set_page_size(2);
+    listed = ListAlerts(held, request);
+  });
+  // The listing has read the head and waits to read alerts 1 and 2...
+  ASSERT_TRUE(held.AwaitHeldReads(1, absl::Seconds(20)));
+  // ...which retention deletes first.
+  ASSERT_EQ(*store->TrimAlerts(4, 5000), 4u);
+  held.ReleaseReads();
+  lister.join();
+  ASSERT_THAT(listed, IsOk());
+  ASSERT_EQ(listed->alerts_size(), 2);
+  EXPECT_EQ(listed->alerts(0).alert_id(), "al-5-0");
 }
 
 }  // namespace
