@@ -92,15 +92,19 @@ absl::StatusOr<uint64_t> StartAfter(const std::string& token,
   return after;
 }
 
-// Reads the page of alerts after `*after`. When `from_oldest` (a listing
-// without a page token that has listed nothing yet) and retention deleted
-// those alerts since the listing looked at the log's head, it goes on from
-// the oldest alert kept now, as a new listing would; otherwise the store's
-// OUT_OF_RANGE stands.
-absl::Status ReadAlertPage(EventStore& store, bool from_oldest, uint64_t* after,
-                           std::vector<StoredAlert>* page) {
+// Reads the page of alerts after `*after` for `request`, whose answer so far
+// is `listed`. When the listing has no page token and has listed nothing
+// yet, and retention deleted those alerts since the listing looked at the
+// log's head, it goes on from the oldest alert kept now, as a new listing
+// would; otherwise the store's OUT_OF_RANGE stands.
+absl::Status ReadAlertPage(EventStore& store,
+                           const v1::ListAlertsRequest& request,
+                           const v1::ListAlertsResponse& listed,
+                           uint64_t* after, std::vector<StoredAlert>* page) {
   absl::Status read =
       store.ReadAlerts(*after, kScanPage, static_cast<size_t>(-1), page);
+  const bool from_oldest =
+      request.page_token().empty() && listed.alerts_size() == 0;
   if (read.code() != absl::StatusCode::kOutOfRange || !from_oldest) {
     return read;
   }
@@ -131,9 +135,8 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   std::vector<StoredAlert> page;
   while (after < head.last_alert_position && budget.open()) {
     page.clear();
-    DIPWIRE_RETURN_IF_ERROR(ReadAlertPage(
-        store, request.page_token().empty() && response.alerts_size() == 0,
-        &after, &page));
+    DIPWIRE_RETURN_IF_ERROR(
+        ReadAlertPage(store, request, response, &after, &page));
     if (page.empty()) break;
     for (StoredAlert& alert : page) {
       const bool match = filter.Matches(alert.alert);
