@@ -55,7 +55,7 @@ std::vector<std::string> IdsOf(int first, int last) {
   return ids;
 }
 
-class RetentionTest : public DipwiredTest {
+class ServerRetentionTest : public DipwiredTest {
  protected:
   void SetUp() override { data_dir_ = NewTempDir("retention"); }
 
@@ -112,7 +112,7 @@ class RetentionTest : public DipwiredTest {
   std::vector<std::string> args_;
 };
 
-TEST_F(RetentionTest, CursorOlderThanTheKeptAlertsIsOutOfRange) {
+TEST_F(ServerRetentionTest, CursorOlderThanTheKeptAlertsIsOutOfRange) {
   StartWithRetention({absl::StrCat("--retain-alerts=", kKept)});
   // A durable subscription that never acknowledged anything.
   v1::SubscribeRequest desk;
@@ -159,7 +159,8 @@ TEST_F(RetentionTest, CursorOlderThanTheKeptAlertsIsOutOfRange) {
                AllOf(HasSubstr("subscription \"desk\""), HasSubstr(oldest))));
 }
 
-TEST_F(RetentionTest, TrimmedEventsStayDuplicatesAndDerivationSurvivesRestart) {
+TEST_F(ServerRetentionTest,
+       TrimmedEventsStayDuplicatesAndDerivationSurvivesRestart) {
   StartWithRetention({absl::StrCat("--retain-alerts=", kKept),
                       absl::StrCat("--retain-events=", kKept)});
   ASSERT_THAT(PublishAll(), SizeIs(kPublished));
@@ -197,7 +198,7 @@ TEST_F(RetentionTest, TrimmedEventsStayDuplicatesAndDerivationSurvivesRestart) {
   EXPECT_EQ(alert.peace_talk_change().status(), v1::PeaceTalkUpdate::STALLED);
 }
 
-TEST_F(RetentionTest, KillDuringTrimmingLosesNothingKept) {
+TEST_F(ServerRetentionTest, KillDuringTrimmingLosesNothingKept) {
   // One alert and one event kept, a pass every 50 ms: a kill -9 right
   // after publishing lands before, during or after a pass, and every one
   // of those must restart into the same answers.
