@@ -60,7 +60,7 @@ class RetentionTest : public ::testing::Test {
     absl::Notification done;
     absl::Status status;
     pipeline_->Submit(PeaceBatch(n),
-                      [&](absl::StatusOr<v1::PublishResponse> response) {
+                      [&](const absl::StatusOr<v1::PublishResponse>& response) {
                         status = response.status();
                         done.Notify();
                       });
