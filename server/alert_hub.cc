@@ -96,15 +96,19 @@ AlertHub::~AlertHub() { Stop(); }
 
 absl::Status AlertHub::Start() {
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store_->Head());
-  const uint64_t from = head.last_alert_position > options_.tail_capacity
-                            ? head.last_alert_position - options_.tail_capacity
-                            : 0;
+  // Not before the oldest alert retention kept.
+  const uint64_t from =
+      std::max(head.alerts_trimmed_through,
+               head.last_alert_position > options_.tail_capacity
+                   ? head.last_alert_position - options_.tail_capacity
+                   : 0);
   std::vector<StoredAlert> recent;
   DIPWIRE_RETURN_IF_ERROR(store_->ReadAlerts(from, options_.tail_capacity,
                                              static_cast<size_t>(-1), &recent));
   {
     absl::MutexLock lock(&mu_);
     head_ = head.last_alert_position;
+    trimmed_through_ = head.alerts_trimmed_through;
     tail_first_ = from + 1;
     for (StoredAlert& alert : recent) {
       tail_.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
@@ -152,6 +156,16 @@ void AlertHub::Publish(std::vector<std::shared_ptr<const StoredAlert>> alerts) {
 uint64_t AlertHub::head() const {
   absl::MutexLock lock(&mu_);
   return head_;
+}
+
+void AlertHub::SetTrimmedThrough(uint64_t position) {
+  absl::MutexLock lock(&mu_);
+  trimmed_through_ = std::max(trimmed_through_, position);
+}
+
+uint64_t AlertHub::trimmed_through() const {
+  absl::MutexLock lock(&mu_);
+  return trimmed_through_;
 }
 
 uint64_t AlertHub::AwaitHead(uint64_t after, absl::Duration timeout) const {
@@ -224,7 +238,8 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
       sub->started = true;
       break;
     case StartSpec::Kind::kEarliest:
-      sub->after = 0;
+      // The oldest alert retention kept (README.md, "Retention").
+      sub->after = trimmed_through_;
       sub->started = true;
       break;
     case StartSpec::Kind::kAfterPosition:
@@ -234,6 +249,9 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
             head_ == 0 ? "the log has no alert yet"
                        : absl::StrCat("head cursor ", EncodeCursor(head_)),
             ")"));
+      }
+      if (start.after_position < trimmed_through_) {
+        return AlertsTrimmedError("after_cursor", trimmed_through_);
       }
       sub->after = start.after_position;
       sub->started = true;
@@ -449,21 +467,29 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
   if (sub->started) return absl::OkStatus();
   const StartSpec& start = sub->start;
   if (start.kind == StartSpec::Kind::kAtTime) {
-    // The alerts created at or after start.time.
+    // The alerts created at or after start.time, those retention kept.
     DIPWIRE_ASSIGN_OR_RETURN(sub->after,
                              store_->AlertPositionBefore(start.time));
+    sub->after = std::max(sub->after, trimmed_through());
   }
   if (!start.subscription.empty()) {
     if (start.kind == StartSpec::Kind::kResume) {
       DIPWIRE_ASSIGN_OR_RETURN(const std::optional<uint64_t> acked,
                                store_->GetSubscription(start.subscription));
       if (acked.has_value()) {
+        if (const uint64_t trimmed = trimmed_through(); *acked < trimmed) {
+          // Never a silent skip: the client decides to move on (a start
+          // moves the subscription).
+          return AlertsTrimmedError(
+              absl::StrCat("subscription \"", start.subscription, "\""),
+              trimmed);
+        }
         sub->after = *acked;
         sub->started = true;
         return absl::OkStatus();
       }
       // Created on first use at the default start, LATEST.
-      sub->after = sub->latest;
+      sub->after = std::max(sub->latest, trimmed_through());
     }
     {
       // A stream already taken over must not move the subscription under

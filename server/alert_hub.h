@@ -130,6 +130,14 @@ class AlertHub {
   // The newest alert position (0 when the log has no alert).
   uint64_t head() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Retention: the alerts up to `position` are about to be deleted from the
+  // store (call before deleting them). From now on a start before it is
+  // OUT_OF_RANGE, and EARLIEST or a start time before the oldest kept alert
+  // starts after it. Positions only grow; a lower one is ignored.
+  void SetTrimmedThrough(uint64_t position) ABSL_LOCKS_EXCLUDED(mu_);
+  // The last alert position retention removed, or is removing (0: none).
+  uint64_t trimmed_through() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Blocks until the newest alert position is past `after`, the hub is
   // stopping, or `timeout` has passed; returns the newest position. For
   // in-process readers of the log (webhook sinks) that read the alerts
@@ -140,7 +148,11 @@ class AlertHub {
   // Attaches a stream that delivers alerts matching `filter` from `start`,
   // with a heartbeat after `heartbeat` of quiet. `stream` is borrowed until
   // Detach returns. Returns INVALID_ARGUMENT when an after_position lies
-  // beyond the newest alert, RESOURCE_EXHAUSTED when max_streams are open
+  // beyond the newest alert, OUT_OF_RANGE when it lies before the alerts
+  // retention kept (naming the oldest cursor still available; a durable
+  // subscription resumed there ends with the same error on its first
+  // turn, as does a stream that reaches alerts deleted while it was
+  // catching up), RESOURCE_EXHAUSTED when max_streams are open
   // ("too many concurrent streams ... (--max-streams=N)"), UNAVAILABLE when
   // the hub is shutting down; on error nothing is attached and the caller
   // finishes the call itself.
@@ -245,6 +257,7 @@ class AlertHub {
 
   mutable absl::Mutex mu_;
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t trimmed_through_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t tail_first_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::shared_ptr<const StoredAlert>> tail_ ABSL_GUARDED_BY(mu_);
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -84,6 +84,17 @@ absl::StatusOr<uint64_t> DecodeCursor(absl::string_view cursor,
   return Decode(kCursorKind, cursor, "", what);
 }
 
+absl::Status AlertsTrimmedError(absl::string_view what,
+                                uint64_t trimmed_through) {
+  const std::string oldest = EncodeCursor(trimmed_through);
+  return absl::OutOfRangeError(absl::StrCat(
+      what, ": the alerts up to cursor ", oldest,
+      " were removed by retention (--retain-alerts); the oldest cursor still "
+      "available is ",
+      oldest, ": resume with after_cursor ", oldest,
+      " (or from EARLIEST), losing the removed alerts"));
+}
+
 std::string EncodePageToken(uint64_t position, absl::string_view filter) {
   return Encode(kPageTokenKind, position, filter);
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +25,15 @@ std::string EncodeCursor(uint64_t position);
 // "after_cursor"), when `cursor` is not one EncodeCursor made.
 absl::StatusOr<uint64_t> DecodeCursor(absl::string_view cursor,
                                       absl::string_view what = "cursor");
+
+// The OUT_OF_RANGE error of a reader whose position lies before the oldest
+// alert retention kept: `what` names the position ("after_cursor",
+// "subscription \"x\""), and the message names the oldest cursor still
+// available, EncodeCursor(trimmed_through), after which the oldest kept
+// alert comes: resuming after it loses nothing more. `trimmed_through` is
+// LogHead::alerts_trimmed_through (>= 1).
+absl::Status AlertsTrimmedError(absl::string_view what,
+                                uint64_t trimmed_through);
 
 // Encodes a listing's resume position, bound to `filter`.
 std::string EncodePageToken(uint64_t position, absl::string_view filter);

@@ -59,11 +59,29 @@ struct EventRecord {
   std::vector<std::string> alert_ids;
 };
 
-// The end of the log.
+// The end of the log, and how much of its start retention removed.
 struct LogHead {
   uint64_t last_sequence = 0;        // 0 when there is no event
   uint64_t last_alert_position = 0;  // 0 when there is no alert
   absl::Time last_committed_at = absl::InfinitePast();
+  // Retention's trim marks (0: nothing removed). The events at sequences
+  // 1..events_trimmed_through keep their id, content hash, commit time and
+  // alert ids but no payload; the alerts at positions
+  // 1..alerts_trimmed_through are gone, so the oldest kept alert is at
+  // alerts_trimmed_through + 1 (when that is <= last_alert_position).
+  uint64_t events_trimmed_through = 0;
+  uint64_t alerts_trimmed_through = 0;
+};
+
+// The alert engine's state (AlertEngine::SaveState) right after the event at
+// `sequence` was applied, when the alert log ended at `alert_position`.
+// Retention removes event payloads only up to the newest snapshot, and the
+// publish pipeline's recovery starts from it.
+struct EngineSnapshot {
+  uint64_t sequence = 0;
+  uint64_t alert_position = 0;
+  std::string state;
+  absl::Time created_at;
 };
 
 // A durable subscription as the store holds it (DESIGN.md: a name and a
@@ -131,7 +149,9 @@ class EventStore {
                               absl::Span<const StoredAlert> alerts) = 0;
 
   // Appends to `out` up to `max_count` events with sequence > `after`, in
-  // order.
+  // order, skipping the events whose payload retention removed (sequences
+  // up to LogHead::events_trimmed_through): an event handed out always has
+  // its payload.
   virtual absl::Status ReadEvents(uint64_t after, size_t max_count,
                                   std::vector<StoredEvent>* out) = 0;
 
@@ -139,7 +159,9 @@ class EventStore {
   // `max_count`, and no more than fit in `max_bytes` (the sum of their
   // serialized sizes, Alert::ByteSizeLong(), stays <= max_bytes), except that
   // the first alert is always returned when there is one and max_count > 0,
-  // however large it is.
+  // however large it is. OUT_OF_RANGE when retention removed an alert
+  // after `after` (after < LogHead::alerts_trimmed_through): the message
+  // names the oldest cursor still available. Never skips an alert silently.
   virtual absl::Status ReadAlerts(uint64_t after, size_t max_count,
                                   size_t max_bytes,
                                   std::vector<StoredAlert>* out) = 0;
@@ -149,6 +171,36 @@ class EventStore {
   // Relies on created_at being non-decreasing in position, which the
   // publish pipeline guarantees (created_at is the commit time).
   virtual absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) = 0;
+
+  // Retention. Writes are durable when they return OK, and each call is one
+  // short transaction, so that publishers' commits interleave with a long
+  // trim done as many calls.
+
+  // The sequence of the last event committed strictly before `t` (0 when
+  // none). Relies on committed_at being non-decreasing in sequence, which
+  // the publish pipeline guarantees. Blocks for O(log n) reads.
+  virtual absl::StatusOr<uint64_t> EventSequenceBefore(absl::Time t) = 0;
+
+  // Stores `snapshot` (replacing one at the same sequence). INTERNAL when
+  // its sequence or alert position is beyond the log's head.
+  virtual absl::Status PutSnapshot(const EngineSnapshot& snapshot) = 0;
+
+  // The snapshot with the highest sequence, or nullopt when there is none.
+  virtual absl::StatusOr<std::optional<EngineSnapshot>> NewestSnapshot() = 0;
+
+  // Removes the payloads of the events not yet trimmed with sequence <=
+  // min(`through`, the newest snapshot's sequence, the head), at most
+  // `max_rows` of them, and deletes the snapshots older than the newest.
+  // Returns the new LogHead::events_trimmed_through (unchanged when there
+  // is no snapshot: event payloads are never removed that replay needs).
+  virtual absl::StatusOr<uint64_t> TrimEvents(uint64_t through,
+                                              size_t max_rows) = 0;
+
+  // Deletes the alerts not yet trimmed with position <= min(`through`, the
+  // head), at most `max_rows` of them. Returns the new
+  // LogHead::alerts_trimmed_through.
+  virtual absl::StatusOr<uint64_t> TrimAlerts(uint64_t through,
+                                              size_t max_rows) = 0;
 
   // Durable subscriptions. Names are checked by the caller. Writes are
   // durable (committed) when they return OK.

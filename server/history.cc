@@ -1,5 +1,6 @@
 #include "server/history.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -71,10 +72,46 @@ std::string Binding(absl::string_view listing, absl::string_view filter) {
   return absl::StrCat(listing, "\n", filter);
 }
 
+// Where a listing goes on: after the page token's position, or, without a
+// token, after `trimmed_through` (the history retention kept). A token
+// older than that is OUT_OF_RANGE: the records it would go on with are
+// gone, and skipping them silently would look like an empty stretch.
 absl::StatusOr<uint64_t> StartAfter(const std::string& token,
-                                    const std::string& binding) {
-  if (token.empty()) return 0;
-  return DecodePageToken(token, binding);
+                                    const std::string& binding,
+                                    uint64_t trimmed_through,
+                                    absl::string_view records) {
+  if (token.empty()) return trimmed_through;
+  DIPWIRE_ASSIGN_OR_RETURN(const uint64_t after,
+                           DecodePageToken(token, binding));
+  if (after < trimmed_through) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "page_token: retention removed the ", records,
+        " this page would start with; list again without a page_token to "
+        "start at the oldest one kept"));
+  }
+  return after;
+}
+
+// Reads the page of alerts after `*after` for `request`, whose answer so far
+// is `listed`. When the listing has no page token and has listed nothing
+// yet, and retention deleted those alerts since the listing looked at the
+// log's head, it goes on from the oldest alert kept now, as a new listing
+// would; otherwise the store's OUT_OF_RANGE stands.
+absl::Status ReadAlertPage(EventStore& store,
+                           const v1::ListAlertsRequest& request,
+                           const v1::ListAlertsResponse& listed,
+                           uint64_t* after, std::vector<StoredAlert>* page) {
+  absl::Status read =
+      store.ReadAlerts(*after, kScanPage, static_cast<size_t>(-1), page);
+  const bool from_oldest =
+      request.page_token().empty() && listed.alerts_size() == 0;
+  if (read.code() != absl::StatusCode::kOutOfRange || !from_oldest) {
+    return read;
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  *after = std::max(*after, head.alerts_trimmed_through);
+  page->clear();
+  return store.ReadAlerts(*after, kScanPage, static_cast<size_t>(-1), page);
 }
 
 }  // namespace
@@ -88,9 +125,10 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("alerts", request.filter());
-  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
-                           StartAfter(request.page_token(), binding));
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
+                           StartAfter(request.page_token(), binding,
+                                      head.alerts_trimmed_through, "alerts"));
 
   v1::ListAlertsResponse response;
   PageBudget budget(page_size);
@@ -98,7 +136,7 @@ absl::StatusOr<v1::ListAlertsResponse> ListAlerts(
   while (after < head.last_alert_position && budget.open()) {
     page.clear();
     DIPWIRE_RETURN_IF_ERROR(
-        store.ReadAlerts(after, kScanPage, static_cast<size_t>(-1), &page));
+        ReadAlertPage(store, request, response, &after, &page));
     if (page.empty()) break;
     for (StoredAlert& alert : page) {
       const bool match = filter.Matches(alert.alert);
@@ -122,9 +160,10 @@ absl::StatusOr<v1::ListEventsResponse> ListEvents(
   DIPWIRE_ASSIGN_OR_RETURN(const size_t page_size,
                            PageSize(request.page_size()));
   const std::string binding = Binding("events", request.filter());
-  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
-                           StartAfter(request.page_token(), binding));
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store.Head());
+  DIPWIRE_ASSIGN_OR_RETURN(uint64_t after,
+                           StartAfter(request.page_token(), binding,
+                                      head.events_trimmed_through, "events"));
 
   v1::ListEventsResponse response;
   PageBudget budget(page_size);

@@ -17,6 +17,12 @@ namespace dipwire::server {
 // that matches little returns fewer results (maybe none) with a
 // next_page_token to go on from: the call's cost is bounded whatever the
 // filter. No next_page_token means the end of the log was reached.
+// Without a page token a listing starts at the oldest record retention kept;
+// a page token older than that is OUT_OF_RANGE. (Records trimmed while a
+// page is read: ListEvents skips such events, since the store never hands
+// them out; ListAlerts without a page token that has listed nothing yet
+// starts at the oldest alert kept by then, and otherwise fails with
+// OUT_OF_RANGE.)
 //
 // Both block on the store; call them off gRPC reaction threads. Errors:
 // INVALID_ARGUMENT (filter, page size, page token; the filter is compiled

@@ -14,7 +14,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/logging.h"
+#include "common/status_macros.h"
 #include "server/limits.h"
+#include "server/retention.h"
 #include "server/server.h"
 #include "server/server_config.h"
 
@@ -27,7 +29,8 @@ constexpr absl::string_view kUsageHead =
     "[--check-config FILE] [--log-level debug|info|warning|error] "
     "[--log-format text|json] [--metrics-listen HOST:PORT] "
     "[--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]] "
-    "[--insecure-listen] [--max-... N]\n"
+    "[--insecure-listen] [--retain-events SPEC] [--retain-alerts SPEC] "
+    "[--retention-interval DURATION] [--max-... N]\n"
     "  --listen     address to serve gRPC on (default 127.0.0.1:50051;\n"
     "               port 0 picks a free port); anything but loopback\n"
     "               needs authentication (tokens in the config file, or\n"
@@ -47,6 +50,11 @@ constexpr absl::string_view kUsageHead =
     "  --tls-client-ca  require client certificates signed by these PEM CAs\n"
     "  --insecure-listen  allow a non-loopback --listen without\n"
     "               authentication (e.g. behind an authenticating proxy)\n"
+    "  --retain-events, --retain-alerts  keep the newest N (SPEC a count,\n"
+    "               e.g. 1000000) or what was committed within an age (e.g.\n"
+    "               30d, 12h, 90m, 3600s); default: keep everything\n"
+    "               (README.md, \"Retention\")\n"
+    "  --retention-interval  time between retention passes (default 60s)\n"
     "limits (N a whole number of at least 1; README.md, \"Limits\"):\n";
 
 // The usage text; the limits' defaults come from a default Limits.
@@ -93,6 +101,18 @@ absl::Status ApplyFlag(const std::string& name, const std::string& value,
     options->insecure_listen = true;
   } else if (name == "--metrics-listen") {
     options->metrics_listen = value;
+  } else if (name == "--retain-events") {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.events,
+        dipwire::server::ParseRetentionSpec(value, "--retain-events"));
+  } else if (name == "--retain-alerts") {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.alerts,
+        dipwire::server::ParseRetentionSpec(value, "--retain-alerts"));
+  } else if (name == "--retention-interval") {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.interval,
+        dipwire::server::ParseRetentionInterval(value, "--retention-interval"));
   } else {
     return dipwire::server::SetLimitFlag(*dipwire::server::FindLimitFlag(name),
                                          value, &options->limits);
@@ -121,11 +141,12 @@ ParseResult ParseFlags(int argc, char** argv, Flags* flags) {
       has_value = true;
     }
     std::string* target = nullptr;
-    const bool overrides = name == "--listen" || name == "--data-dir" ||
-                           name == "--tls-cert" || name == "--tls-key" ||
-                           name == "--tls-client-ca" ||
-                           name == "--metrics-listen" ||
-                           dipwire::server::FindLimitFlag(name) != nullptr;
+    const bool overrides =
+        name == "--listen" || name == "--data-dir" || name == "--tls-cert" ||
+        name == "--tls-key" || name == "--tls-client-ca" ||
+        name == "--metrics-listen" || name == "--retain-events" ||
+        name == "--retain-alerts" || name == "--retention-interval" ||
+        dipwire::server::FindLimitFlag(name) != nullptr;
     if (name == "--log-level") {
       target = &flags->log_level;
     } else if (name == "--log-format") {
@@ -257,10 +278,13 @@ std::string Summary(const std::string& path,
   const char* tls = options.tls.cert_file.empty()        ? "off"
                     : options.tls.client_ca_file.empty() ? "on"
                                                          : "mutual";
-  return absl::StrCat(path, ": OK: listen ", options.listen, ", data-dir ",
-                      options.data_dir, ", TLS ", tls, ", ",
-                      options.tokens.size(), " token(s), ",
-                      options.sinks.size(), " sink(s)");
+  return absl::StrCat(
+      path, ": OK: listen ", options.listen, ", data-dir ", options.data_dir,
+      ", TLS ", tls, ", ", options.tokens.size(), " token(s), ",
+      options.sinks.size(), " sink(s), retention events ",
+      dipwire::server::FormatRetentionSpec(options.retention.events),
+      " alerts ",
+      dipwire::server::FormatRetentionSpec(options.retention.alerts));
 }
 
 }  // namespace

@@ -528,6 +528,27 @@ std::string RenderMetrics(const ServerMetrics& metrics,
          "all sinks; each is retried until it becomes a dead letter.");
   Sample(&out, "dipwire_sink_failures_total", "",
          metrics.sink_failures.value());
+  Family(&out, "dipwire_sink_alerts_skipped_total", "counter",
+         "Alerts webhook sinks never delivered because retention deleted "
+         "them before the sink reached them, all sinks.");
+  Sample(&out, "dipwire_sink_alerts_skipped_total", "",
+         metrics.sink_alerts_skipped.value());
+  Family(&out, "dipwire_retention_events_trimmed_total", "counter",
+         "Events whose payload retention removed (their id and content "
+         "hash stay, for idempotency).");
+  Sample(&out, "dipwire_retention_events_trimmed_total", "",
+         metrics.events_trimmed.value());
+  Family(&out, "dipwire_retention_alerts_trimmed_total", "counter",
+         "Alerts retention deleted.");
+  Sample(&out, "dipwire_retention_alerts_trimmed_total", "",
+         metrics.alerts_trimmed.value());
+  Family(&out, "dipwire_alert_log_oldest_position", "gauge",
+         "Position in the alert log of the oldest alert retention kept.");
+  Sample(&out, "dipwire_alert_log_oldest_position", "",
+         gauges.oldest_alert_position);
+  Histogram(&out, "dipwire_retention_pass_duration_seconds",
+            "One background retention pass: snapshot and trimming.",
+            metrics.retention_seconds);
   Family(&out, "dipwire_sink_lag_alerts", "gauge",
          "Alerts of the log after a sink's cursor.");
   for (const ScrapedGauges::Sink& sink : gauges.sinks) {

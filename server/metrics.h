@@ -117,6 +117,12 @@ struct ServerMetrics {
   // Webhook sink requests answered 2xx, and attempts that failed.
   Counter sink_deliveries;
   Counter sink_failures;
+  // Alerts a sink never delivered because retention deleted them first.
+  Counter sink_alerts_skipped;
+  // Retention: event payloads removed, alerts deleted, and one pass.
+  Counter events_trimmed;
+  Counter alerts_trimmed;
+  LatencyHistogram retention_seconds;
   // From a publish request's arrival to its answer.
   LatencyHistogram publish_seconds;
   // One group commit: the store's transaction, fsync included.
@@ -139,6 +145,8 @@ struct ScrapedGauges {
   uint64_t max_subscriber_lag = 0;
   // The store's files on disk (database and write-ahead log), in bytes.
   uint64_t store_bytes = 0;
+  // The position of the oldest alert retention kept (1 without retention).
+  uint64_t oldest_alert_position = 1;
   // Per webhook sink: alerts not yet done with, and dead letters.
   struct Sink {
     std::string name;

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "common/proto_bytes.h"
 #include "common/status_macros.h"
@@ -63,24 +65,41 @@ PublishPipeline::~PublishPipeline() { Stop(); }
 
 absl::Status PublishPipeline::Recover() {
   DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store_->Head());
+  DIPWIRE_ASSIGN_OR_RETURN(const std::optional<EngineSnapshot> snapshot,
+                           store_->NewestSnapshot());
   // Built aside and swapped in whole: a replay that fails half way must not
   // leave a half-replayed engine behind.
   auto engine = std::make_unique<AlertEngine>();
   uint64_t derived_alerts = 0;
-  uint64_t after = 0;
-  std::vector<StoredEvent> page;
-  while (after < head.last_sequence) {
-    page.clear();
-    DIPWIRE_RETURN_IF_ERROR(store_->ReadEvents(after, kReplayPage, &page));
-    if (page.empty()) break;
-    for (const StoredEvent& stored : page) {
-      derived_alerts += engine
-                            ->Apply(LogEntry{stored.sequence, &stored.event,
-                                             stored.committed_at})
-                            .size();
-      after = stored.sequence;
+  uint64_t start = 0;
+  if (snapshot.has_value()) {
+    const absl::Status loaded = engine->LoadState(snapshot->state);
+    if (loaded.ok()) {
+      start = snapshot->sequence;
+      derived_alerts = snapshot->alert_position;
+    } else if (head.events_trimmed_through > 0) {
+      // The events before the snapshot are gone: there is nothing to
+      // derive the state from but the snapshot.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot load the alert engine snapshot at event ", snapshot->sequence,
+          " (", loaded.message(), ") and retention removed the events up to ",
+          head.events_trimmed_through, ": run the dipwired that wrote it"));
+    } else {
+      DIPWIRE_LOG(kWarning) << "cannot load the alert engine snapshot at event "
+                            << snapshot->sequence << " (" << loaded
+                            << "); replaying the whole event log instead";
+      engine = std::make_unique<AlertEngine>();
     }
   }
+  if (start < head.events_trimmed_through) {
+    return absl::InternalError(absl::StrCat(
+        "retention removed the events up to ", head.events_trimmed_through,
+        " but the newest engine snapshot is ",
+        snapshot.has_value() ? absl::StrCat("at event ", snapshot->sequence)
+                             : "missing"));
+  }
+  uint64_t after = start;
+  DIPWIRE_RETURN_IF_ERROR(Replay(engine.get(), start, &after, &derived_alerts));
   if (after != head.last_sequence) {
     return absl::InternalError(absl::StrCat(
         "event log ends at ", after, " but its head is ", head.last_sequence));
@@ -97,8 +116,84 @@ absl::Status PublishPipeline::Recover() {
   last_sequence_ = head.last_sequence;
   last_alert_position_ = head.last_alert_position;
   last_committed_at_ = head.last_committed_at;
-  replayed_events_ = after;
+  replayed_events_ = after - start;
   return absl::OkStatus();
+}
+
+absl::Status PublishPipeline::Replay(AlertEngine* engine, uint64_t after,
+                                     uint64_t* last, uint64_t* derived_alerts) {
+  std::vector<StoredEvent> page;
+  while (true) {
+    page.clear();
+    DIPWIRE_RETURN_IF_ERROR(store_->ReadEvents(after, kReplayPage, &page));
+    if (page.empty()) break;
+    for (const StoredEvent& stored : page) {
+      if (stored.sequence != after + 1) {
+        // ReadEvents skips trimmed events: a gap means one is missing here.
+        return absl::InternalError(absl::StrCat(
+            "replay after event ", after, " found event ", stored.sequence,
+            " next (its payload was removed by retention?)"));
+      }
+      *derived_alerts += engine
+                             ->Apply(LogEntry{stored.sequence, &stored.event,
+                                              stored.committed_at})
+                             .size();
+      after = stored.sequence;
+    }
+  }
+  *last = after;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> PublishPipeline::SaveSnapshot() {
+  SnapshotRequest request;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      return absl::UnavailableError("the server is shutting down");
+    }
+    snapshot_requests_.push_back(&request);
+  }
+  // The writer answers every request, also when it stops (WriterLoop).
+  request.done.WaitForNotification();
+  return std::move(request.result);
+}
+
+absl::StatusOr<uint64_t> PublishPipeline::WriteSnapshot() {
+  if (failed_) {
+    return absl::UnavailableError(
+        "the event store failed; no snapshot until restart");
+  }
+  const absl::Time start = absl::Now();
+  EngineSnapshot snapshot;
+  snapshot.sequence = last_sequence_;
+  snapshot.alert_position = last_alert_position_;
+  snapshot.state = engine_->SaveState();
+  snapshot.created_at = clock_->Now();
+  const absl::Time saved = absl::Now();
+  DIPWIRE_RETURN_IF_ERROR(store_->PutSnapshot(snapshot));
+  // Publishers waited for this: say how long, and for what.
+  DIPWIRE_LOG(kInfo) << "engine snapshot at event " << snapshot.sequence << ": "
+                     << snapshot.state.size() << " bytes, saved in "
+                     << absl::ToDoubleMilliseconds(saved - start)
+                     << " ms and stored in "
+                     << absl::ToDoubleMilliseconds(absl::Now() - saved)
+                     << " ms";
+  return snapshot.sequence;
+}
+
+void PublishPipeline::AnswerSnapshotRequests() {
+  std::vector<SnapshotRequest*> requests;
+  {
+    absl::MutexLock lock(&mu_);
+    requests.swap(snapshot_requests_);
+  }
+  if (requests.empty()) return;
+  const absl::StatusOr<uint64_t> result = WriteSnapshot();
+  for (SnapshotRequest* request : requests) {
+    request->result = result;
+    request->done.Notify();  // last touch: the caller may return at once
+  }
 }
 
 void PublishPipeline::Submit(v1::PublishRequest request, Callback done) {
@@ -168,14 +263,18 @@ void PublishPipeline::Stop() {
 
 void PublishPipeline::WriterLoop() {
   while (true) {
+    // Between two groups the engine is at the head of the committed log.
+    AnswerSnapshotRequests();
     std::deque<Pending> group;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](PublishPipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return !p->queue_.empty() || p->stopping_;
+            return !p->queue_.empty() || p->stopping_ ||
+                   !p->snapshot_requests_.empty();
           },
           this));
+      if (!snapshot_requests_.empty()) continue;
       if (queue_.empty()) return;  // stopping and drained
       // Group commit: everything queued while the last commit was syncing.
       size_t events = 0;

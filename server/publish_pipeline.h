@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "dipwire/v1/alerts.pb.h"
@@ -44,8 +45,10 @@ struct PublishPipelineOptions {
 // the alerts visible to subscribers and answer each batch, in the order the
 // batches were submitted.
 //
-// On start it replays the stored event log through a fresh AlertEngine, so
-// the engine's state is the one the log implies, also after kill -9.
+// On start it loads the newest engine snapshot (EventStore::NewestSnapshot)
+// into a fresh AlertEngine, when there is one, and replays the stored events
+// after it, so the engine's state is the one the log implies, also after
+// kill -9 and after retention removed old event payloads.
 //
 // Safe for concurrent use from multiple threads.
 class PublishPipeline {
@@ -82,7 +85,17 @@ class PublishPipeline {
   // Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The number of events the replay on start applied.
+  // Has the writer thread save the engine's state at the head of the log,
+  // between two group commits, and store it (EventStore::PutSnapshot); the
+  // snapshot lets retention remove the event payloads up to its sequence.
+  // Blocks until it is stored (one store write on the writer thread, which
+  // delays the next group commit by that much). Returns the snapshot's
+  // sequence, UNAVAILABLE after Stop or when the pipeline refuses events
+  // after a failed commit, or the store's error.
+  absl::StatusOr<uint64_t> SaveSnapshot() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The number of events the replay on start applied (after the snapshot
+  // it started from, if any).
   uint64_t replayed_events() const { return replayed_events_; }
 
   // Called from a `done` callback: runs `flush` once every batch of the
@@ -106,6 +119,12 @@ class PublishPipeline {
 
   using KnownEvents = absl::flat_hash_map<std::string, EventRecord>;
 
+  // A SaveSnapshot call waiting for the writer thread.
+  struct SnapshotRequest {
+    absl::Notification done;
+    absl::StatusOr<uint64_t> result;
+  };
+
   // What one group commit writes.
   struct GroupWrites {
     std::vector<StoredEvent> events;
@@ -121,7 +140,15 @@ class PublishPipeline {
   // Gives the hub the stored alerts it has not seen (after a COMMIT that
   // reported failure but reached the disk).
   absl::Status PublishMissingAlerts();
+  // Replays the events after `after` into `engine`; sets `*last` to the
+  // last one applied and adds the alerts derived to `*derived_alerts`.
+  absl::Status Replay(AlertEngine* engine, uint64_t after, uint64_t* last,
+                      uint64_t* derived_alerts);
   void WriterLoop() ABSL_LOCKS_EXCLUDED(mu_);
+  // On the writer thread: saves and stores the engine's state at the head.
+  absl::StatusOr<uint64_t> WriteSnapshot();
+  // On the writer thread: answers the SaveSnapshot calls waiting.
+  void AnswerSnapshotRequests() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits one group and answers its batches.
   void CommitGroup(std::deque<Pending> group);
   // ALREADY_EXISTS when an event of `pending` is known with other content.
@@ -161,6 +188,9 @@ class PublishPipeline {
   size_t queued_events_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // SaveSnapshot calls waiting for the writer; each is owned by its caller,
+  // which waits until the writer notifies it.
+  std::vector<SnapshotRequest*> snapshot_requests_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace dipwire::server

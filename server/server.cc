@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/alert_engine.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
 #include "server/auth.h"
@@ -27,6 +28,7 @@
 #include "server/metrics.h"
 #include "server/publish_pipeline.h"
 #include "server/reflection_service.h"
+#include "server/retention.h"
 #include "server/sqlite_event_store.h"
 #include "server/webhook_sinks.h"
 
@@ -72,6 +74,20 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// Event retention removes payloads that replay needs, so it relies on the
+// engine restoring a snapshot: refused at start by a build whose engine
+// cannot restore its own state.
+absl::Status CheckEngineSnapshots(const RetentionOptions& retention) {
+  if (!retention.events.enabled()) return absl::OkStatus();
+  AlertEngine engine;
+  const absl::Status loaded = engine.LoadState(engine.SaveState());
+  if (loaded.ok()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "--retain-events (retention.events) needs alert engine snapshots, "
+      "which this build cannot restore (",
+      loaded.message(), "); use --retain-alerts alone"));
+}
+
 }  // namespace
 
 class Server::Impl {
@@ -81,6 +97,7 @@ class Server::Impl {
                              ParseListenAddress(options.listen, "--listen"));
     host_ = listen.host;
     DIPWIRE_RETURN_IF_ERROR(CheckServerOptions(options));
+    DIPWIRE_RETURN_IF_ERROR(CheckEngineSnapshots(options.retention));
     DIPWIRE_ASSIGN_OR_RETURN(
         std::shared_ptr<grpc::ServerCredentials> credentials,
         ServerCredentials(options.tls));
@@ -99,6 +116,10 @@ class Server::Impl {
         pipeline_, PublishPipeline::Start(store_.get(), hub_.get(),
                                           Clock::Real(), pipeline_options));
     replayed_events_ = pipeline_->replayed_events();
+    if (options.retention.enabled()) {
+      retention_ = Retention::Start(options.retention, store_.get(), hub_.get(),
+                                    pipeline_.get(), Clock::Real());
+    }
     // After the replay, so that a new sink starting at LATEST starts at the
     // head of the log.
     DIPWIRE_ASSIGN_OR_RETURN(
@@ -181,6 +202,8 @@ class Server::Impl {
     }
     // Scrapes read the hub, the sinks and the store.
     if (metrics_ != nullptr) metrics_->Stop();
+    // Before the pipeline, whose snapshots it may be waiting for.
+    if (retention_ != nullptr) retention_->Stop();
     // Every call has finished: no more submissions or stream callbacks.
     if (pipeline_ != nullptr) pipeline_->Stop();
     // The sinks wait on the hub and read the store: before both.
@@ -192,6 +215,7 @@ class Server::Impl {
     reflection_.reset();
     auth_.reset();
     sinks_.reset();
+    retention_.reset();
     pipeline_.reset();
     hub_.reset();
     store_.reset();
@@ -212,6 +236,7 @@ class Server::Impl {
     gauges.open_streams = streams.open_streams;
     gauges.max_subscriber_lag = streams.max_lag;
     gauges.store_bytes = StoreBytes(data_dir);
+    gauges.oldest_alert_position = hub_->trimmed_through() + 1;
     if (sinks_ != nullptr) {
       absl::StatusOr<std::vector<v1::Sink>> sinks = sinks_->List();
       if (!sinks.ok()) {
@@ -234,6 +259,7 @@ class Server::Impl {
   std::unique_ptr<AlertHub> hub_;
   std::unique_ptr<PublishPipeline> pipeline_;
   std::unique_ptr<WebhookSinks> sinks_;
+  std::unique_ptr<Retention> retention_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<AlertServiceImpl> service_;

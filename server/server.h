@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/limits.h"
+#include "server/retention.h"
 #include "server/server_config.h"
 
 namespace dipwire::server {
@@ -31,6 +32,9 @@ struct ServerOptions {
   bool insecure_listen = false;
   // HOST:PORT of the Prometheus endpoint (GET /metrics); empty: none.
   std::string metrics_listen;
+  // --retain-events, --retain-alerts, --retention-interval (README.md,
+  // "Retention"). Default: keep everything.
+  RetentionOptions retention;
 };
 
 // A running dipwired: the store, the log replayed into the alert engine, the
@@ -39,9 +43,11 @@ struct ServerOptions {
 // Safe for concurrent use; Shutdown may be called from any thread.
 class Server {
  public:
-  // Opens the store, replays the log, starts the webhook sinks and starts
-  // serving. Blocks until the server listens. Errors: INVALID_ARGUMENT
-  // from CheckServerOptions, the store's (see SqliteEventStore::Open), or
+  // Opens the store, replays the log, starts the webhook sinks and the
+  // retention task, and starts serving. Blocks until the server listens.
+  // Errors: INVALID_ARGUMENT from CheckServerOptions, FAILED_PRECONDITION
+  // when event retention is asked of a build whose alert engine cannot
+  // restore a snapshot, the store's (see SqliteEventStore::Open), or
   // UNAVAILABLE when the address (or the metrics address) cannot be bound
   // or the TLS files are not a usable certificate and key.
   static absl::StatusOr<std::unique_ptr<Server>> Start(

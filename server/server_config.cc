@@ -151,6 +151,33 @@ absl::StatusOr<absl::Duration> DurationField(
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+// The `retention` section: each field set is checked like its flag.
+absl::Status ApplyRetentionConfig(const v1::ServerConfig& config,
+                                  ServerOptions* options) {
+  const v1::RetentionConfig& retention = config.retention();
+  if (!retention.events().empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.events,
+        ParseRetentionSpec(retention.events(), "retention.events"));
+  }
+  if (!retention.alerts().empty()) {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.alerts,
+        ParseRetentionSpec(retention.alerts(), "retention.alerts"));
+  }
+  if (retention.has_interval()) {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        const absl::Duration interval,
+        DurationField(true, retention.interval(), absl::ZeroDuration(),
+                      "retention.interval"));
+    DIPWIRE_ASSIGN_OR_RETURN(
+        options->retention.interval,
+        ParseRetentionInterval(absl::FormatDuration(interval),
+                               "retention.interval"));
+  }
+  return absl::OkStatus();
+}
+
 // The configured secret's text, from wherever it is.
 absl::StatusOr<std::string> SecretText(const v1::SinkConfig& sink,
                                        absl::string_view field) {
@@ -496,6 +523,7 @@ absl::Status ApplyServerConfig(const v1::ServerConfig& config,
   if (!config.metrics_listen().empty()) {
     options->metrics_listen = config.metrics_listen();
   }
+  DIPWIRE_RETURN_IF_ERROR(ApplyRetentionConfig(config, options));
   // One LimitsConfig field per limit flag: "--max-streams" is max_streams.
   const google::protobuf::Reflection* reflection =
       v1::LimitsConfig::GetReflection();

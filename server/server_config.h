@@ -86,11 +86,11 @@ absl::StatusOr<std::vector<TokenSpec>> TokenSpecs(const v1::AuthConfig& auth);
 
 // Applies every field of `config` but `sinks` to `options` (a field left
 // unset or 0 keeps what `options` holds): listen, data_dir, tls, the
-// tokens of auth (see TokenSpecs), insecure_listen, metrics_listen and
-// limits (each
-// checked like its --max-... flag). Returns INVALID_ARGUMENT naming the
-// field, e.g. "limits.max_streams: ...". `options` may be partly changed
-// on error.
+// tokens of auth (see TokenSpecs), insecure_listen, metrics_listen,
+// retention (each field checked like its flag: ParseRetentionSpec,
+// ParseRetentionInterval) and limits (each checked like its --max-... flag).
+// Returns INVALID_ARGUMENT naming the field, e.g. "limits.max_streams: ...".
+// `options` may be partly changed on error.
 absl::Status ApplyServerConfig(const v1::ServerConfig& config,
                                ServerOptions* options);
 

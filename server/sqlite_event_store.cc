@@ -29,6 +29,7 @@
 #include "common/proto_bytes.h"
 #include "common/status_macros.h"
 #include "google/protobuf/message_lite.h"
+#include "server/cursor.h"
 
 namespace dipwire::server {
 namespace {
@@ -101,7 +102,25 @@ CREATE TABLE IF NOT EXISTS dead_letters(
 ) STRICT
 )sql";
 
+// Snapshots of the alert engine's state, for retention (like
+// `subscriptions`, created on open when missing, so the schema version did
+// not change). seq is the sequence of the last event applied; alert_pos the
+// alert log's head then.
+constexpr absl::string_view kCreateSnapshots = R"sql(
+CREATE TABLE IF NOT EXISTS engine_snapshots(
+  seq INTEGER PRIMARY KEY,
+  alert_pos INTEGER NOT NULL,
+  created_at_ns INTEGER NOT NULL,
+  state BLOB NOT NULL
+) STRICT
+)sql";
+
 constexpr absl::string_view kLastCommittedAtKey = "last_committed_at_ns";
+// Retention's trim marks in `meta` (absent: 0, nothing trimmed): events up
+// to this sequence have an empty payload; alerts up to this position are
+// deleted.
+constexpr absl::string_view kEventsTrimmedKey = "events_trimmed_through";
+constexpr absl::string_view kAlertsTrimmedKey = "alerts_trimmed_through";
 
 // Maps a failed SQLite call to a Status. Busy and locked are retryable;
 // anything else is INTERNAL with SQLite's message, for the server log.
@@ -417,12 +436,42 @@ int64_t ClampToKey(uint64_t n) {
   return static_cast<int64_t>(n > kMaxKey ? kMaxKey : n);
 }
 
-// One query, hence one snapshot, for all three. The meta key is
-// kLastCommittedAtKey.
+// One query, hence one snapshot, for all of the head. The meta keys are
+// kLastCommittedAtKey, kEventsTrimmedKey and kAlertsTrimmedKey. Retention
+// may have deleted every alert: the alert head is then the trim mark.
 constexpr absl::string_view kHeadSql =
     "SELECT (SELECT IFNULL(MAX(seq), 0) FROM events),"
-    " (SELECT IFNULL(MAX(pos), 0) FROM alerts),"
-    " (SELECT value FROM meta WHERE key = 'last_committed_at_ns')";
+    " MAX((SELECT IFNULL(MAX(pos), 0) FROM alerts),"
+    " IFNULL((SELECT value FROM meta"
+    " WHERE key = 'alerts_trimmed_through'), 0)),"
+    " (SELECT value FROM meta WHERE key = 'last_committed_at_ns'),"
+    " IFNULL((SELECT value FROM meta"
+    " WHERE key = 'events_trimmed_through'), 0),"
+    " IFNULL((SELECT value FROM meta"
+    " WHERE key = 'alerts_trimmed_through'), 0)";
+
+// Reads the integer meta value `key` (0 when absent) on `connection`.
+absl::StatusOr<int64_t> MetaInt64(Connection& connection,
+                                  absl::string_view key) {
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      connection.Get("SELECT IFNULL((SELECT value FROM meta WHERE key = ?1),"
+                     " 0)"));
+  stmt->BindText(1, key);
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return absl::InternalError("meta query returned no row");
+  return stmt->ColumnInt64(0);
+}
+
+absl::Status PutMetaInt64(Connection& writer, absl::string_view key,
+                          int64_t value) {
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer.Get("INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  stmt->BindText(1, key).BindInt64(2, value);
+  return stmt->Run();
+}
 
 // An event or alert as bound to its INSERT. The views point into the
 // StoredEvent/StoredAlert it was made from, or into the row's own
@@ -654,6 +703,16 @@ class SqliteEventStore::Impl {
       ABSL_LOCKS_EXCLUDED(pool_mu_);
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t)
       ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::StatusOr<uint64_t> EventSequenceBefore(absl::Time t)
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::Status PutSnapshot(const EngineSnapshot& snapshot)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::StatusOr<std::optional<EngineSnapshot>> NewestSnapshot()
+      ABSL_LOCKS_EXCLUDED(pool_mu_);
+  absl::StatusOr<uint64_t> TrimEvents(uint64_t through, size_t max_rows)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
+  absl::StatusOr<uint64_t> TrimAlerts(uint64_t through, size_t max_rows)
+      ABSL_LOCKS_EXCLUDED(write_mu_);
   absl::StatusOr<std::optional<uint64_t>> GetSubscription(
       absl::string_view name) ABSL_LOCKS_EXCLUDED(pool_mu_);
   absl::Status PutSubscription(absl::string_view name, uint64_t position,
@@ -686,6 +745,7 @@ class SqliteEventStore::Impl {
     ReaderLease(const ReaderLease&) = delete;
     ReaderLease& operator=(const ReaderLease&) = delete;
     Connection* operator->() const { return connection_; }
+    Connection& operator*() const { return *connection_; }
 
    private:
     Impl* const impl_;
@@ -721,6 +781,20 @@ class SqliteEventStore::Impl {
   // The body of Append's transaction; Append rolls back when it fails.
   absl::Status AppendInTransaction(absl::Span<const StoredEvent> events,
                                    absl::Span<const StoredAlert> alerts)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // The bodies of TrimEvents' and TrimAlerts' transactions: they set
+  // `*mark` to the new trim mark.
+  absl::Status TrimEventsInTransaction(uint64_t through, size_t max_rows,
+                                       int64_t* mark)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status TrimAlertsInTransaction(uint64_t through, size_t max_rows,
+                                       int64_t* mark)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Rolls back the writer's open transaction, if any, after `status` (a
+  // failed transaction body, whose statements are reset by now), and
+  // returns `status`, amended when ROLLBACK failed too. A failed COMMIT may
+  // already have rolled back (then autocommit is on).
+  absl::Status RollBackIfFailed(absl::Status status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   // Constant after construction. lock_ is declared first so that it is
@@ -857,6 +931,7 @@ absl::Status SqliteEventStore::Impl::CreateOptionalTables(
     Connection& writer, const std::string& path) {
   absl::Status status = writer.Run(kCreateSubscriptions);
   if (status.ok()) status = writer.Run(kCreateDeadLetters);
+  if (status.ok()) status = writer.Run(kCreateSnapshots);
   if (status.ok()) return status;
   return {status.code(), absl::StrCat(path, ": ", status.message())};
 }
@@ -890,6 +965,8 @@ absl::StatusOr<LogHead> SqliteEventStore::Impl::Head() {
   if (!stmt->ColumnIsNull(2)) {
     head.last_committed_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
   }
+  head.events_trimmed_through = static_cast<uint64_t>(stmt->ColumnInt64(3));
+  head.alerts_trimmed_through = static_cast<uint64_t>(stmt->ColumnInt64(4));
   return head;
 }
 
@@ -950,9 +1027,11 @@ absl::Status SqliteEventStore::Impl::Append(
     absl::Span<const StoredAlert> alerts) {
   if (events.empty() && alerts.empty()) return absl::OkStatus();
   absl::MutexLock lock(&write_mu_);
-  absl::Status status = AppendInTransaction(events, alerts);
-  // AppendInTransaction's statements are reset by now, so ROLLBACK can run.
-  // A failed COMMIT may already have rolled back (then autocommit is on).
+  return RollBackIfFailed(AppendInTransaction(events, alerts));
+}
+
+absl::Status SqliteEventStore::Impl::RollBackIfFailed(absl::Status status) {
+  write_mu_.AssertHeld();
   if (!status.ok() && sqlite3_get_autocommit(writer_->db()) == 0) {
     const absl::Status rollback = writer_->Run("ROLLBACK");
     if (!rollback.ok()) {
@@ -992,9 +1071,11 @@ absl::Status SqliteEventStore::Impl::ReadEvents(uint64_t after,
   ReaderLease reader(this);
   DIPWIRE_ASSIGN_OR_RETURN(
       ScopedStatement stmt,
+      // One statement, so the trim mark and the rows are of one snapshot.
       reader->Get("SELECT seq, content_hash, committed_at_ns, alert_ids,"
-                  " payload FROM events WHERE seq > ?1 ORDER BY seq"
-                  " LIMIT ?2"));
+                  " payload FROM events WHERE seq > MAX(?1, IFNULL((SELECT"
+                  " value FROM meta WHERE key = 'events_trimmed_through'),"
+                  " 0)) ORDER BY seq LIMIT ?2"));
   stmt->BindInt64(1, static_cast<int64_t>(after));
   stmt->BindInt64(2, ClampToKey(max_count));
   std::vector<StoredEvent> events;  // appended to *out only on success
@@ -1007,6 +1088,11 @@ absl::Status SqliteEventStore::Impl::ReadEvents(uint64_t after,
     event.content_hash.assign(hash.data(), hash.size());
     event.committed_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
     const absl::string_view payload = stmt->ColumnBlob(4);
+    if (payload.empty()) {
+      // Trimmed without the mark moving: never hand it out as an event.
+      return absl::InternalError(absl::StrCat(
+          "event seq ", event.sequence, " has no payload past the trim mark"));
+    }
     if (!DecodeIds(stmt->ColumnBlob(3), &event.alert_ids) ||
         !event.event.ParseFromArray(payload.data(),
                                     static_cast<int>(payload.size()))) {
@@ -1043,6 +1129,11 @@ absl::Status SqliteEventStore::Impl::ReadAlerts(uint64_t after,
     if (!first && payload.size() > max_bytes - bytes) break;
     StoredAlert alert;
     alert.position = static_cast<uint64_t>(stmt->ColumnInt64(0));
+    if (first && alert.position != after + 1) {
+      // Positions have no gaps but the prefix retention deleted: the
+      // alerts after `after` up to here are gone.
+      return AlertsTrimmedError("cursor", alert.position - 1);
+    }
     if (!alert.alert.ParseFromArray(payload.data(),
                                     static_cast<int>(payload.size()))) {
       return absl::InternalError(
@@ -1052,6 +1143,17 @@ absl::Status SqliteEventStore::Impl::ReadAlerts(uint64_t after,
     bytes += payload.size();
     first = false;
     alerts.push_back(std::move(alert));
+  }
+  if (alerts.empty()) {
+    // Nothing after `after`: the end of the log, or all of it trimmed. A
+    // mark read later than the rows can only be higher; if it passed
+    // `after`, the alerts after it are gone by now either way.
+    stmt->Reset();
+    DIPWIRE_ASSIGN_OR_RETURN(const int64_t mark,
+                             MetaInt64(*reader, kAlertsTrimmedKey));
+    if (static_cast<uint64_t>(mark) > after) {
+      return AlertsTrimmedError("cursor", static_cast<uint64_t>(mark));
+    }
   }
   std::move(alerts.begin(), alerts.end(), std::back_inserter(*out));
   return absl::OkStatus();
@@ -1079,6 +1181,166 @@ absl::StatusOr<uint64_t> SqliteEventStore::Impl::AlertPositionBefore(
   DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
   if (!row) return 0;
   return static_cast<uint64_t>(stmt->ColumnInt64(0));
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::Impl::EventSequenceBefore(
+    absl::Time t) {
+  if (t <= kMinStorableTime) return 0;
+  int64_t bound = std::numeric_limits<int64_t>::max();  // committed_at <= it
+  if (t <= kMaxStorableTime) {
+    const int64_t floor = absl::ToUnixNanos(t);
+    const int64_t ceil = absl::FromUnixNanos(floor) < t ? floor + 1 : floor;
+    bound = ceil - 1;
+  }
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t last,
+      reader->QueryInt64("SELECT IFNULL(MAX(seq), 0) FROM events"));
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT committed_at_ns FROM events WHERE seq = ?1"));
+  // Events have no index on committed_at; with committed_at non-decreasing
+  // in seq, a binary search over seq is O(log n) point reads. Invariant:
+  // the answer lies in [low, high].
+  int64_t low = 0;
+  int64_t high = last;
+  while (low < high) {
+    const int64_t mid = low + (high - low + 1) / 2;
+    stmt->Reset();
+    stmt->BindInt64(1, mid);
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+    if (!row)
+      return absl::InternalError(
+          absl::StrCat("event seq ", mid, " is missing"));
+    if (stmt->ColumnInt64(0) <= bound) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  return static_cast<uint64_t>(low);
+}
+
+absl::Status SqliteEventStore::Impl::PutSnapshot(
+    const EngineSnapshot& snapshot) {
+  DIPWIRE_ASSIGN_OR_RETURN(const int64_t created_at_ns,
+                           ToStoredNanos(snapshot.created_at, "created_at"));
+  absl::MutexLock lock(&write_mu_);
+  {
+    DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement head, writer_->Get(kHeadSql));
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, head->Step());
+    if (!row) return absl::InternalError("head query returned no row");
+    if (ClampToKey(snapshot.sequence) > head->ColumnInt64(0) ||
+        ClampToKey(snapshot.alert_position) > head->ColumnInt64(1)) {
+      return absl::InternalError(absl::StrCat(
+          "snapshot at sequence ", snapshot.sequence, " and alert position ",
+          snapshot.alert_position, " is beyond the head of the log"));
+    }
+  }
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      writer_->Get("INSERT OR REPLACE INTO engine_snapshots(seq, alert_pos,"
+                   " created_at_ns, state) VALUES(?1, ?2, ?3, ?4)"));
+  stmt->BindInt64(1, ClampToKey(snapshot.sequence))
+      .BindInt64(2, ClampToKey(snapshot.alert_position))
+      .BindInt64(3, created_at_ns)
+      .BindBlob(4, snapshot.state);
+  return stmt->Run();
+}
+
+absl::StatusOr<std::optional<EngineSnapshot>>
+SqliteEventStore::Impl::NewestSnapshot() {
+  ReaderLease reader(this);
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement stmt,
+      reader->Get("SELECT seq, alert_pos, created_at_ns, state"
+                  " FROM engine_snapshots ORDER BY seq DESC LIMIT 1"));
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
+  if (!row) return std::optional<EngineSnapshot>();
+  EngineSnapshot snapshot;
+  snapshot.sequence = static_cast<uint64_t>(stmt->ColumnInt64(0));
+  snapshot.alert_position = static_cast<uint64_t>(stmt->ColumnInt64(1));
+  snapshot.created_at = absl::FromUnixNanos(stmt->ColumnInt64(2));
+  snapshot.state = std::string(stmt->ColumnBlob(3));
+  return std::optional<EngineSnapshot>(std::move(snapshot));
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::Impl::TrimEvents(uint64_t through,
+                                                            size_t max_rows) {
+  absl::MutexLock lock(&write_mu_);
+  int64_t mark = 0;
+  DIPWIRE_RETURN_IF_ERROR(
+      RollBackIfFailed(TrimEventsInTransaction(through, max_rows, &mark)));
+  return static_cast<uint64_t>(mark);
+}
+
+absl::Status SqliteEventStore::Impl::TrimEventsInTransaction(uint64_t through,
+                                                             size_t max_rows,
+                                                             int64_t* mark) {
+  write_mu_.AssertHeld();
+  DIPWIRE_RETURN_IF_ERROR(writer_->Run("BEGIN IMMEDIATE"));
+  DIPWIRE_ASSIGN_OR_RETURN(*mark, MetaInt64(*writer_, kEventsTrimmedKey));
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t snapshot,
+      writer_->QueryInt64("SELECT IFNULL(MAX(seq), 0) FROM engine_snapshots"));
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t last,
+      writer_->QueryInt64("SELECT IFNULL(MAX(seq), 0) FROM events"));
+  const int64_t limit = std::min({ClampToKey(through), snapshot, last});
+  const int64_t end =
+      *mark + std::min<int64_t>(ClampToKey(max_rows), limit - *mark);
+  if (end > *mark) {
+    {
+      DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt,
+                               writer_->Get("UPDATE events SET payload = X''"
+                                            " WHERE seq > ?1 AND seq <= ?2"));
+      stmt->BindInt64(1, *mark).BindInt64(2, end);
+      DIPWIRE_RETURN_IF_ERROR(stmt->Run());
+    }
+    DIPWIRE_RETURN_IF_ERROR(PutMetaInt64(*writer_, kEventsTrimmedKey, end));
+    *mark = end;
+  }
+  // Replay starts from the newest snapshot; the older ones are of no use.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement drop,
+      writer_->Get("DELETE FROM engine_snapshots WHERE seq < ?1"));
+  drop->BindInt64(1, snapshot);
+  DIPWIRE_RETURN_IF_ERROR(drop->Run());
+  return writer_->Run("COMMIT");
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::Impl::TrimAlerts(uint64_t through,
+                                                            size_t max_rows) {
+  absl::MutexLock lock(&write_mu_);
+  int64_t mark = 0;
+  DIPWIRE_RETURN_IF_ERROR(
+      RollBackIfFailed(TrimAlertsInTransaction(through, max_rows, &mark)));
+  return static_cast<uint64_t>(mark);
+}
+
+absl::Status SqliteEventStore::Impl::TrimAlertsInTransaction(uint64_t through,
+                                                             size_t max_rows,
+                                                             int64_t* mark) {
+  write_mu_.AssertHeld();
+  DIPWIRE_RETURN_IF_ERROR(writer_->Run("BEGIN IMMEDIATE"));
+  DIPWIRE_ASSIGN_OR_RETURN(*mark, MetaInt64(*writer_, kAlertsTrimmedKey));
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t last,
+      writer_->QueryInt64("SELECT IFNULL(MAX(pos), 0) FROM alerts"));
+  const int64_t limit = std::min(ClampToKey(through), last);
+  const int64_t end =
+      *mark + std::min<int64_t>(ClampToKey(max_rows), limit - *mark);
+  if (end <= *mark) return writer_->Run("COMMIT");
+  {
+    DIPWIRE_ASSIGN_OR_RETURN(
+        ScopedStatement stmt,
+        writer_->Get("DELETE FROM alerts WHERE pos <= ?1"));
+    stmt->BindInt64(1, end);
+    DIPWIRE_RETURN_IF_ERROR(stmt->Run());
+  }
+  DIPWIRE_RETURN_IF_ERROR(PutMetaInt64(*writer_, kAlertsTrimmedKey, end));
+  *mark = end;
+  return writer_->Run("COMMIT");
 }
 
 absl::StatusOr<std::optional<uint64_t>> SqliteEventStore::Impl::GetSubscription(
@@ -1306,6 +1568,29 @@ absl::Status SqliteEventStore::ReadAlerts(uint64_t after, size_t max_count,
 
 absl::StatusOr<uint64_t> SqliteEventStore::AlertPositionBefore(absl::Time t) {
   return impl_->AlertPositionBefore(t);
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::EventSequenceBefore(absl::Time t) {
+  return impl_->EventSequenceBefore(t);
+}
+
+absl::Status SqliteEventStore::PutSnapshot(const EngineSnapshot& snapshot) {
+  return impl_->PutSnapshot(snapshot);
+}
+
+absl::StatusOr<std::optional<EngineSnapshot>>
+SqliteEventStore::NewestSnapshot() {
+  return impl_->NewestSnapshot();
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::TrimEvents(uint64_t through,
+                                                      size_t max_rows) {
+  return impl_->TrimEvents(through, max_rows);
+}
+
+absl::StatusOr<uint64_t> SqliteEventStore::TrimAlerts(uint64_t through,
+                                                      size_t max_rows) {
+  return impl_->TrimAlerts(through, max_rows);
 }
 
 absl::StatusOr<std::optional<uint64_t>> SqliteEventStore::GetSubscription(

@@ -72,6 +72,18 @@ class SqliteEventStore final : public EventStore {
   absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
                           std::vector<StoredAlert>* out) override;
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override;
+  // Snapshots live in the table `engine_snapshots` and the trim marks in
+  // `meta`, created on open when a database made before them lacks them
+  // (like `subscriptions`). A trimmed event keeps its row with an empty
+  // payload; a trimmed alert's row is deleted. SQLite reuses the freed pages;
+  // the file does not shrink.
+  absl::StatusOr<uint64_t> EventSequenceBefore(absl::Time t) override;
+  absl::Status PutSnapshot(const EngineSnapshot& snapshot) override;
+  absl::StatusOr<std::optional<EngineSnapshot>> NewestSnapshot() override;
+  absl::StatusOr<uint64_t> TrimEvents(uint64_t through,
+                                      size_t max_rows) override;
+  absl::StatusOr<uint64_t> TrimAlerts(uint64_t through,
+                                      size_t max_rows) override;
   // Subscriptions live in the table `subscriptions`, created on open when a
   // database made before it lacks it. updated_at must lie in 1678..2261.
   absl::StatusOr<std::optional<uint64_t>> GetSubscription(

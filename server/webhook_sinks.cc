@@ -216,6 +216,10 @@ class WebhookSinks::Worker {
       const uint64_t after = cursor();
       const absl::Status read =
           store_->ReadAlerts(after, kPageAlerts, kPageBytes, &page);
+      if (read.code() == absl::StatusCode::kOutOfRange) {
+        SkipTrimmed(after);
+        continue;
+      }
       if (!read.ok()) {
         DIPWIRE_LOG(kError)
             << "sink " << spec_.name << ": reading alerts: " << read;
@@ -228,6 +232,31 @@ class WebhookSinks::Worker {
       }
       DeliverPage(page);
     }
+  }
+
+  // The cursor fell behind retention (README.md, "Retention"): the alerts
+  // after it were deleted before the sink delivered them. Moves on to the
+  // oldest kept alert, saying how many were lost, rather than stall.
+  void SkipTrimmed(uint64_t after) ABSL_LOCKS_EXCLUDED(mu_) {
+    const absl::StatusOr<LogHead> head = store_->Head();
+    if (!head.ok() || head->alerts_trimmed_through <= after) {
+      if (!head.ok()) {
+        DIPWIRE_LOG(kError) << "sink " << spec_.name
+                            << ": reading the log head: " << head.status();
+      }
+      SleepUnlessStopping(kStoreRetry);
+      return;
+    }
+    const uint64_t skipped = head->alerts_trimmed_through - after;
+    DIPWIRE_LOG(kError) << "sink " << spec_.name << ": retention removed "
+                        << skipped
+                        << " alerts before they were delivered; going on "
+                           "after cursor "
+                        << EncodeCursor(head->alerts_trimmed_through)
+                        << " (raise --retain-alerts or fix the endpoint)";
+    GlobalMetrics().sink_alerts_skipped.Increment(skipped);
+    SetCursor(head->alerts_trimmed_through);
+    SaveCursor(head->alerts_trimmed_through);
   }
 
   // Delivers the matching alerts of `page` in order, moving the cursor past
@@ -449,7 +478,8 @@ absl::StatusOr<std::unique_ptr<WebhookSinks>> WebhookSinks::Start(
     if (position.has_value()) {
       cursor = *position;
     } else {
-      cursor = spec.start_earliest ? 0 : hub->head();
+      // EARLIEST: the oldest alert retention kept.
+      cursor = spec.start_earliest ? hub->trimmed_through() : hub->head();
       DIPWIRE_RETURN_IF_ERROR(
           store->PutSubscription(subscription, cursor, clock->Now()));
     }

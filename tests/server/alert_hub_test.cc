@@ -376,5 +376,55 @@ TEST_F(AlertHubTest, StreamStatsReportOpenStreamsAndTheLagOfAStalledOne) {
   hub.Stop();
 }
 
+TEST_F(AlertHubTest, RetentionGapEndsACatchUpAndRefusesOlderStarts) {
+  Fill(100);
+  AlertHubOptions options;
+  options.tail_capacity = 10;  // alerts 91..100 in memory, the rest on disk
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+
+  // A stream catching up from the store, its first read held...
+  failing_->HoldReads();
+  RecordingStream behind;
+  StartSpec after5;
+  after5.kind = StartSpec::Kind::kAfterPosition;
+  after5.after_position = 5;
+  auto id = hub.Attach(&behind, Filter(), after5, absl::Hours(1));
+  ASSERT_THAT(id, IsOk());
+  behind.Attach(&hub, *id);
+  ASSERT_TRUE(failing_->AwaitHeldReads(1, kWait));
+  // ...while retention deletes the alerts it has not read yet.
+  hub.SetTrimmedThrough(50);
+  ASSERT_EQ(*store_->TrimAlerts(50, 5000), 50u);
+  failing_->ReleaseReads();
+  EXPECT_THAT(behind.AwaitEnd(),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       ::testing::HasSubstr(EncodeCursor(50))));
+  EXPECT_EQ(behind.received(), 0U);
+
+  // A start before the kept alerts is refused at once.
+  RecordingStream old;
+  StartSpec after10 = after5;
+  after10.after_position = 10;
+  EXPECT_THAT(hub.Attach(&old, Filter(), after10, absl::Hours(1)),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       ::testing::HasSubstr(EncodeCursor(50))));
+
+  // EARLIEST starts at the oldest kept alert.
+  RecordingStream earliest;
+  StartSpec from_start;
+  from_start.kind = StartSpec::Kind::kEarliest;
+  id = hub.Attach(&earliest, Filter(), from_start, absl::Hours(1));
+  ASSERT_THAT(id, IsOk());
+  earliest.Attach(&hub, *id);
+  const std::vector<std::string> ids = earliest.AwaitAlerts(50);
+  ASSERT_FALSE(ids.empty());
+  EXPECT_EQ(ids.front(), "al-51-0");
+  EXPECT_EQ(ids.size(), 50U);
+
+  hub.BeginShutdown();
+  hub.Stop();
+}
+
 }  // namespace
 }  // namespace dipwire::server

@@ -123,6 +123,26 @@ TEST(MetricsTest, RejectionsAreCountedByCodeAndUnusualCodesOnlyOnceSeen) {
   EXPECT_THAT(text, HasSubstr("dipwire_publish_duration_seconds_count 2\n"));
 }
 
+TEST(MetricsTest, RetentionIsCountedAndTheOldestKeptAlertShown) {
+  ServerMetrics metrics;
+  metrics.events_trimmed.Increment(99000);
+  metrics.alerts_trimmed.Increment(12);
+  metrics.sink_alerts_skipped.Increment(3);
+  metrics.retention_seconds.Observe(std::chrono::milliseconds(40));
+  ScrapedGauges gauges;
+  gauges.oldest_alert_position = 13;
+  const std::string text = RenderMetrics(metrics, gauges);
+  EXPECT_THAT(
+      text,
+      AllOf(HasSubstr("# TYPE dipwire_retention_events_trimmed_total counter\n"
+                      "dipwire_retention_events_trimmed_total 99000\n"),
+            HasSubstr("dipwire_retention_alerts_trimmed_total 12\n"),
+            HasSubstr("dipwire_sink_alerts_skipped_total 3\n"),
+            HasSubstr("# TYPE dipwire_alert_log_oldest_position gauge\n"
+                      "dipwire_alert_log_oldest_position 13\n"),
+            HasSubstr("dipwire_retention_pass_duration_seconds_count 1\n")));
+}
+
 TEST(MetricsTest, SinkNamesAreEscapedLabelValues) {
   ScrapedGauges gauges;
   gauges.sinks.push_back({R"(desk "a"\b)", 7, 2});

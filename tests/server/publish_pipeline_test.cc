@@ -3,6 +3,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -305,6 +306,90 @@ TEST_F(PublishPipelineTest, QueueHoldsAtMostMaxPendingEvents) {
   auto accepted = Publish(std::move(big));
   ASSERT_THAT(accepted, IsOk());
   EXPECT_THAT(accepted->results(), SizeIs(5));
+}
+
+v1::PublishRequest MeetingBatch(const std::string& id,
+                                v1::LeaderMeeting::Status status,
+                                const std::string& city) {
+  v1::PublishRequest request;
+  v1::DiplomaticEvent* event = request.add_events();
+  event->set_event_id(id);
+  event->mutable_occurred_at()->set_seconds(1'718'409'600);
+  event->mutable_reported_at()->set_seconds(1'718'409'600);
+  event->mutable_source()->set_outlet("AP");
+  v1::LeaderMeeting* meeting = event->mutable_meeting();
+  meeting->set_meeting_id("putin-xi-2024");
+  for (const auto& [name, country] :
+       {std::pair{"Vladimir Putin", "RUS"}, std::pair{"Xi Jinping", "CHN"}}) {
+    v1::Actor* actor = meeting->add_participants();
+    actor->set_name(name);
+    actor->set_country(country);
+    actor->set_role(v1::Actor::HEAD_OF_STATE);
+  }
+  meeting->set_city(city);
+  meeting->set_status(status);
+  return request;
+}
+
+TEST_F(PublishPipelineTest, RestartFromASnapshotDerivesAsIfNothingWasTrimmed) {
+  auto first =
+      Publish(MeetingBatch("m1", v1::LeaderMeeting::SCHEDULED, "Beijing"));
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
+  auto snapshot = pipeline_->SaveSnapshot();
+  ASSERT_THAT(snapshot, IsOk());
+  EXPECT_EQ(*snapshot, 2u);
+  // Retention: the payloads and alerts of both events go.
+  ASSERT_EQ(*store_->TrimEvents(2, 5000), 2u);
+  ASSERT_EQ(*store_->TrimAlerts(2, 5000), 2u);
+
+  RestartPipeline(PublishPipelineOptions());
+  EXPECT_EQ(pipeline_->replayed_events(), 0u);
+  // The meeting's first report is gone from the log, yet this is an update
+  // of it, not a new meeting.
+  auto update = Publish(MeetingBatch("m2", v1::LeaderMeeting::HELD, ""));
+  ASSERT_THAT(update, IsOk());
+  EXPECT_EQ(update->results(0).sequence(), 3u);
+  ASSERT_THAT(update->results(0).alert_ids(), ElementsAre("al-3-0"));
+  std::vector<StoredAlert> alerts;
+  ASSERT_THAT(store_->ReadAlerts(2, 10, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(1));
+  const v1::Alert& alert = alerts[0].alert;
+  EXPECT_EQ(alert.type(), v1::Alert::LEADER_MEETING_UPDATED);
+  EXPECT_EQ(alert.meeting_change().previous_status(),
+            v1::LeaderMeeting::SCHEDULED);
+  EXPECT_EQ(alert.meeting_change().status(), v1::LeaderMeeting::HELD);
+  EXPECT_EQ(alert.meeting_change().previous_city(), "Beijing");
+  // A retry of the trimmed first report is still its original answer.
+  auto retry =
+      Publish(MeetingBatch("m1", v1::LeaderMeeting::SCHEDULED, "Beijing"));
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->results(0).outcome(), v1::PublishResult::DUPLICATE);
+  EXPECT_EQ(retry->results(0).sequence(), 1u);
+  EXPECT_THAT(retry->results(0).alert_ids(),
+              ElementsAre(first->results(0).alert_ids(0)));
+}
+
+TEST_F(PublishPipelineTest, ReplayStartsAfterTheSnapshot) {
+  ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
+  ASSERT_THAT(pipeline_->SaveSnapshot(), IsOk());
+  ASSERT_THAT(Publish(PeaceBatch("p2", v1::PeaceTalkUpdate::STALLED)), IsOk());
+  RestartPipeline(PublishPipelineOptions());
+  // Only the event after the snapshot was replayed.
+  EXPECT_EQ(pipeline_->replayed_events(), 1u);
+  auto next = Publish(PeaceBatch("p3", v1::PeaceTalkUpdate::AGREED));
+  ASSERT_THAT(next, IsOk());
+  std::vector<StoredAlert> alerts;
+  ASSERT_THAT(store_->ReadAlerts(2, 10, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].alert.peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::STALLED);
+}
+
+TEST_F(PublishPipelineTest, SaveSnapshotAfterStopIsUnavailable) {
+  pipeline_->Stop();
+  EXPECT_THAT(pipeline_->SaveSnapshot(),
+              StatusIs(absl::StatusCode::kUnavailable));
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/limits.h"
+#include "server/retention.h"
 #include "server/server.h"
 #include "tests/testing/status_matchers.h"
 
@@ -351,6 +352,56 @@ TEST(ServerConfigTest, TlsFilesGoTogetherAndMustBePem) {
   EXPECT_THAT(CheckServerOptions(options),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("holds no PEM certificate")));
+}
+
+// --- Retention ---------------------------------------------------------
+
+TEST(ServerConfigTest, RetentionSpecIsACountOrAnAge) {
+  EXPECT_FALSE(ParseRetentionSpec("", "--retain-events")->enabled());
+  EXPECT_EQ(ParseRetentionSpec("1000000", "--retain-events")->count, 1000000U);
+  EXPECT_EQ(ParseRetentionSpec("30d", "--retain-events")->age,
+            absl::Hours(720));
+  EXPECT_EQ(ParseRetentionSpec("12h", "--retain-events")->age, absl::Hours(12));
+  EXPECT_EQ(ParseRetentionSpec("90m", "--retain-events")->age,
+            absl::Minutes(90));
+  EXPECT_EQ(ParseRetentionSpec("3600s", "--retain-events")->age,
+            absl::Hours(1));
+  for (const char* bad : {"0", "0d", "-5", "12x", "d", "1.5h", "12 h", "h12",
+                          "99999999999999999999", "100000000d"}) {
+    EXPECT_THAT(
+        ParseRetentionSpec(bad, "--retain-alerts"),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr(absl::StrCat("--retain-alerts: \"", bad, "\""))))
+        << bad;
+  }
+  EXPECT_EQ(*ParseRetentionInterval("500ms", "--retention-interval"),
+            absl::Milliseconds(500));
+  EXPECT_THAT(ParseRetentionInterval("1ms", "--retention-interval"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("between 10ms and 24h")));
+}
+
+TEST(ServerConfigTest, RetentionFieldsSetTheirFlagsAndBadOnesNameTheField) {
+  ServerOptions options;
+  ASSERT_THAT(Apply(R"(retention { events: "30d" alerts: "5000"
+                                   interval { seconds: 5 } })",
+                    &options),
+              IsOk());
+  EXPECT_EQ(options.retention.events.age, absl::Hours(720));
+  EXPECT_EQ(options.retention.alerts.count, 5000U);
+  EXPECT_EQ(options.retention.interval, absl::Seconds(5));
+
+  ServerOptions defaults;
+  ASSERT_THAT(Apply("", &defaults), IsOk());
+  EXPECT_FALSE(defaults.retention.enabled());
+  EXPECT_EQ(defaults.retention.interval, absl::Seconds(60));
+
+  EXPECT_THAT(Apply(R"(retention { alerts: "lots" })", &options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("retention.alerts: \"lots\"")));
+  EXPECT_THAT(Apply(R"(retention { interval { seconds: 100000 } })", &options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("retention.interval")));
 }
 
 }  // namespace

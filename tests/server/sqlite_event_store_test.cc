@@ -21,6 +21,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
+#include "server/cursor.h"
 #include "tests/testing/dipwired_process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -755,6 +756,170 @@ TEST_F(SqliteEventStoreTest, DeadLettersSurviveReopenAndOlderDatabasesGetThem) {
   ASSERT_THAT(store->ListDeadLetters("wire", false, 0, nullptr, &total),
               IsOk());
   EXPECT_EQ(total, 1);
+  EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
+}
+
+// Appends events 1..n, each with one alert (position = sequence), committed
+// a minute apart from kT0.
+void AppendEvents(SqliteEventStore& store, uint64_t first, uint64_t last) {
+  for (uint64_t seq = first; seq <= last; ++seq) {
+    const Group group =
+        MakeGroup(seq, 1, kT0 + absl::Minutes(static_cast<int64_t>(seq)));
+    ASSERT_THAT(store.Append(group.events, group.alerts), IsOk());
+  }
+}
+
+EngineSnapshot MakeSnapshot(uint64_t sequence, uint64_t alert_position,
+                            std::string state) {
+  EngineSnapshot snapshot;
+  snapshot.sequence = sequence;
+  snapshot.alert_position = alert_position;
+  snapshot.state = std::move(state);
+  snapshot.created_at = kT0 + absl::Hours(1);
+  return snapshot;
+}
+
+TEST_F(SqliteEventStoreTest, SnapshotRoundTripsAndTheNewestWins) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->NewestSnapshot(), std::nullopt);
+  AppendEvents(*store, 1, 4);
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(2, 2, std::string("a\0b", 3))),
+              IsOk());
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(4, 4, "state at 4")), IsOk());
+  // Beyond the head: the caller's bug.
+  EXPECT_THAT(store->PutSnapshot(MakeSnapshot(5, 4, "x")),
+              StatusIs(absl::StatusCode::kInternal));
+  store.reset();
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto newest = store->NewestSnapshot();
+  ASSERT_THAT(newest, IsOk());
+  ASSERT_TRUE(newest->has_value());
+  EXPECT_EQ((*newest)->sequence, 4u);
+  EXPECT_EQ((*newest)->alert_position, 4u);
+  EXPECT_EQ((*newest)->state, "state at 4");
+  EXPECT_EQ((*newest)->created_at, kT0 + absl::Hours(1));
+}
+
+TEST_F(SqliteEventStoreTest, TrimEventsStopsAtTheNewestSnapshotInChunks) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  AppendEvents(*store, 1, 10);
+  // No snapshot: nothing that replay needs is removed.
+  EXPECT_EQ(*store->TrimEvents(8, 100), 0u);
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(3, 3, "old")), IsOk());
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(7, 7, "new")), IsOk());
+  // At most 3 rows per call, each call its own transaction.
+  EXPECT_EQ(*store->TrimEvents(8, 3), 3u);
+  EXPECT_EQ(*store->TrimEvents(8, 3), 6u);
+  EXPECT_EQ(*store->TrimEvents(8, 3), 7u);  // the snapshot's sequence
+  EXPECT_EQ(*store->TrimEvents(8, 3), 7u);
+  EXPECT_EQ(RawQuery("SELECT COUNT(*) FROM engine_snapshots"), "1");
+  EXPECT_EQ(RawQuery("SELECT COUNT(*) FROM events WHERE length(payload) = 0"),
+            "7");
+
+  auto head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_sequence, 10u);
+  EXPECT_EQ(head->events_trimmed_through, 7u);
+  EXPECT_EQ(head->alerts_trimmed_through, 0u);
+  // Replay and listings never see a payload-less event.
+  std::vector<StoredEvent> events;
+  ASSERT_THAT(store->ReadEvents(0, 100, &events), IsOk());
+  ASSERT_THAT(events, SizeIs(3));
+  EXPECT_EQ(events[0].sequence, 8u);
+  EXPECT_EQ(events[0].event.event_id(), "ev-8");
+}
+
+TEST_F(SqliteEventStoreTest, LookupAfterTrimmingStillFindsTheOriginal) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  AppendEvents(*store, 1, 4);
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(4, 4, "s")), IsOk());
+  ASSERT_EQ(*store->TrimEvents(3, 5000), 3u);
+  ASSERT_EQ(*store->TrimAlerts(3, 5000), 3u);
+  absl::flat_hash_map<std::string, EventRecord> found;
+  const std::vector<std::string> ids = {"ev-2", "ev-4"};
+  ASSERT_THAT(store->LookupEvents(ids, &found), IsOk());
+  ASSERT_TRUE(found.contains("ev-2"));
+  EXPECT_EQ(found["ev-2"].sequence, 2u);
+  EXPECT_EQ(found["ev-2"].content_hash, std::string(32, '\2'));
+  EXPECT_THAT(found["ev-2"].alert_ids, ElementsAre("alert-2-0"));
+  EXPECT_EQ(found["ev-4"].sequence, 4u);
+  // The log goes on where it was.
+  AppendEvents(*store, 5, 5);
+  EXPECT_EQ(store->Head()->last_sequence, 5u);
+}
+
+TEST_F(SqliteEventStoreTest, TrimAlertsMakesOlderCursorsOutOfRange) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  AppendEvents(*store, 1, 6);
+  EXPECT_EQ(*store->TrimAlerts(4, 3), 3u);
+  EXPECT_EQ(*store->TrimAlerts(4, 3), 4u);
+  std::vector<StoredAlert> alerts;
+  // Reading after the mark: the kept alerts.
+  ASSERT_THAT(store->ReadAlerts(4, 100, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(2));
+  EXPECT_EQ(alerts[0].position, 5u);
+  // Reading from before it is never a silent skip.
+  alerts.clear();
+  EXPECT_THAT(store->ReadAlerts(2, 100, 1 << 20, &alerts),
+              StatusIs(absl::StatusCode::kOutOfRange,
+                       HasSubstr(absl::StrCat("the oldest cursor still "
+                                              "available is ",
+                                              EncodeCursor(4)))));
+  EXPECT_THAT(alerts, IsEmpty());
+  // Every alert deleted: the head stays, and reading from before is still
+  // out of range.
+  EXPECT_EQ(*store->TrimAlerts(100, 5000), 6u);
+  auto head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_alert_position, 6u);
+  EXPECT_EQ(head->alerts_trimmed_through, 6u);
+  EXPECT_THAT(store->ReadAlerts(5, 100, 1 << 20, &alerts),
+              StatusIs(absl::StatusCode::kOutOfRange));
+  ASSERT_THAT(store->ReadAlerts(6, 100, 1 << 20, &alerts), IsOk());
+  EXPECT_THAT(alerts, IsEmpty());
+  // The next alert continues the log after the deleted ones.
+  AppendEvents(*store, 7, 7);
+  ASSERT_THAT(store->ReadAlerts(6, 100, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(1));
+  EXPECT_EQ(alerts[0].position, 7u);
+}
+
+TEST_F(SqliteEventStoreTest, EventSequenceBeforeTime) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(*store->EventSequenceBefore(kT0 + absl::Hours(1)), 0u);
+  AppendEvents(*store, 1, 5);  // committed at kT0 + 1..5 minutes
+  EXPECT_EQ(*store->EventSequenceBefore(kT0), 0u);
+  EXPECT_EQ(*store->EventSequenceBefore(kT0 + absl::Minutes(1)), 0u);
+  EXPECT_EQ(*store->EventSequenceBefore(kT0 + absl::Seconds(61)), 1u);
+  EXPECT_EQ(*store->EventSequenceBefore(kT0 + absl::Minutes(4)), 3u);
+  EXPECT_EQ(*store->EventSequenceBefore(kT0 + absl::Hours(1)), 5u);
+}
+
+TEST_F(SqliteEventStoreTest, DatabaseWithoutRetentionTablesOpensAndTrims) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    AppendEvents(*store, 1, 3);
+  }
+  // What a database made before retention looks like.
+  RawQuery("DROP TABLE engine_snapshots");
+  RawQuery("DELETE FROM meta WHERE key LIKE '%trimmed_through'");
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  auto head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_sequence, 3u);
+  EXPECT_EQ(head->events_trimmed_through, 0u);
+  EXPECT_EQ(head->alerts_trimmed_through, 0u);
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(3, 3, "s")), IsOk());
+  EXPECT_EQ(*store->TrimEvents(2, 5000), 2u);
+  EXPECT_EQ(*store->TrimAlerts(1, 5000), 1u);
   EXPECT_EQ(RawQuery("PRAGMA user_version"), "1");
 }
 

@@ -112,6 +112,24 @@ class FailingEventStore final : public server::EventStore {
   absl::StatusOr<uint64_t> AlertPositionBefore(absl::Time t) override {
     return base_->AlertPositionBefore(t);
   }
+  absl::StatusOr<uint64_t> EventSequenceBefore(absl::Time t) override {
+    return base_->EventSequenceBefore(t);
+  }
+  absl::Status PutSnapshot(const server::EngineSnapshot& snapshot) override {
+    return base_->PutSnapshot(snapshot);
+  }
+  absl::StatusOr<std::optional<server::EngineSnapshot>> NewestSnapshot()
+      override {
+    return base_->NewestSnapshot();
+  }
+  absl::StatusOr<uint64_t> TrimEvents(uint64_t through,
+                                      size_t max_rows) override {
+    return base_->TrimEvents(through, max_rows);
+  }
+  absl::StatusOr<uint64_t> TrimAlerts(uint64_t through,
+                                      size_t max_rows) override {
+    return base_->TrimAlerts(through, max_rows);
+  }
   absl::StatusOr<std::optional<uint64_t>> GetSubscription(
       absl::string_view name) override {
     return base_->GetSubscription(name);
