@@ -1,5 +1,6 @@
 #include "client/client.h"
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -110,6 +111,24 @@ TEST_F(ClientTest, ConnectRefusesAPlaintextTokenForAnotherMachine) {
   // (Tokens over plaintext loopback are auth_e2e_test's.)
   options.plaintext_token = true;
   EXPECT_THAT(Client::Connect(options), IsOk());
+}
+
+TEST_F(ClientTest, APlaintextTokenToLoopbackBypassesAProxyFromTheEnvironment) {
+  // gRPC sends every connection through http_proxy, loopback included: a
+  // token let through because the target is local would reach the proxy in
+  // plaintext. Port 1 refuses connections: through it, the call would fail.
+  ASSERT_EQ(setenv("http_proxy", "http://127.0.0.1:1", 1), 0);
+  ClientOptions options;
+  options.server = server_.address();
+  options.token = "dw_secret";
+  absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
+  ASSERT_THAT(client, IsOk());
+  v1::PublishRequest request;
+  *request.add_events() = TradeEvent("proxy-1");
+  const absl::StatusOr<v1::PublishResponse> response =
+      (*client)->Publish(request);
+  ASSERT_EQ(unsetenv("http_proxy"), 0);
+  EXPECT_THAT(response, IsOk());
 }
 
 TEST_F(ClientTest, PublishReturnsOneResultPerEventInOrder) {

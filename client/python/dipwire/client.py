@@ -562,6 +562,11 @@ class Client:
                 certificate_chain=(_read_pem(tls_cert, "--tls-cert")
                                    if tls_cert else None))
         self._token = _BearerToken(token) if token else None
+        # A token in plaintext goes only to this machine (above): not through
+        # an HTTP proxy from the environment (http_proxy, grpc_proxy), which
+        # gRPC would use for a loopback target too.
+        self._no_proxy = bool(token) and self._credentials is None \
+            and not plaintext_token
         self._channel, self._stub = self._connect()
 
     def _connect(self) -> Tuple[grpc.Channel,
@@ -575,6 +580,8 @@ class Client:
             ("grpc.max_receive_message_length", _MAX_RECEIVE_MESSAGE_BYTES),
             ("grpc.use_local_subchannel_pool", 1),
         ]
+        if self._no_proxy:
+            options.append(("grpc.enable_http_proxy", 0))
         if self._credentials is not None:
             channel = grpc.secure_channel(self.target, self._credentials,
                                           options=options)

@@ -148,3 +148,15 @@ def test_a_token_is_not_sent_in_plaintext_to_another_machine() -> None:
     assert result.returncode == 2, result.stderr
     assert "refusing to send the token in plaintext" in result.stderr
     assert PUBLISHER not in result.stderr
+
+
+def test_a_plaintext_token_to_loopback_bypasses_a_proxy(
+        tmp_path: Path, dipwired_factory: Callable[..., Dipwired],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # gRPC sends a loopback target through http_proxy too: the token, let
+    # through in plaintext because the target is local, would reach the
+    # proxy readable. Port 1 refuses connections: through it, the call fails.
+    server = dipwired_factory(["--config", str(token_config(tmp_path))])
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:1")
+    with Client(server.address, timeout=10, token=PUBLISHER) as publisher:
+        assert len(publisher.publish([EVENT]).results) == 1
