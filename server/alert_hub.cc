@@ -302,15 +302,18 @@ void AlertHub::EndHolder(Sub* sub) {
   }
 }
 
-void AlertHub::SubscriptionDeleted(absl::string_view name) {
+absl::Status AlertHub::DeleteSubscription(absl::string_view name) {
+  absl::MutexLock write_lock(&durable_write_mu_);
+  DIPWIRE_RETURN_IF_ERROR(store_->DeleteSubscription(name));
   absl::MutexLock lock(&mu_);
   auto held = durable_.find(name);
-  if (held == durable_.end()) return;
+  if (held == durable_.end()) return absl::OkStatus();
   auto it = subs_.find(held->second);
   durable_.erase(held);
-  if (it == subs_.end()) return;
+  if (it == subs_.end()) return absl::OkStatus();
   it->second->deleted = true;
   EndHolder(it->second.get());
+  return absl::OkStatus();
 }
 
 void AlertHub::Enqueue(Sub* sub) {
@@ -491,6 +494,9 @@ absl::Status AlertHub::ResolveStart(Sub* sub) {
       // Created on first use at the default start, LATEST.
       sub->after = std::max(sub->latest, trimmed_through());
     }
+    // The check and the write under durable_write_mu_: a DeleteSubscription
+    // cannot come between them.
+    absl::MutexLock write_lock(&durable_write_mu_);
     {
       // A stream already taken over must not move the subscription under
       // its successor, nor put a deleted one back; NextStep ends it.

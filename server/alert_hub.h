@@ -169,10 +169,13 @@ class AlertHub {
   void Cancel(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the stream; called from the reactor's OnDone, after End.
   void Detach(StreamId id) ABSL_LOCKS_EXCLUDED(mu_);
-  // Durable subscription `name` was deleted: the stream attached to it, if
-  // any, ends with NOT_FOUND ("... was deleted"). Call after the store's
-  // delete, so that the ending stream cannot put the subscription back.
-  void SubscriptionDeleted(absl::string_view name) ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes durable subscription `name` from the store (NOT_FOUND when it
+  // holds none; the store's error otherwise); then the stream attached to
+  // it, if any, ends with NOT_FOUND ("... was deleted"). Atomic with the
+  // streams' own writes of their start, so that a stream storing its start
+  // at that moment cannot put the subscription back. Blocks on the store.
+  absl::Status DeleteSubscription(absl::string_view name)
+      ABSL_LOCKS_EXCLUDED(durable_write_mu_, mu_);
 
   // Ends every stream, current and future, with UNAVAILABLE ("the server is
   // shutting down"). Streams whose write is stuck end when their call is
@@ -255,6 +258,11 @@ class AlertHub {
 
   std::vector<std::thread> threads_;  // touched only by Start and Stop
 
+  // Held across a stream's check that it still holds its subscription and
+  // its store write of the start (ResolveStart), and across
+  // DeleteSubscription's store delete and marking: so a delete cannot fall
+  // between the check and the write. Taken before mu_.
+  absl::Mutex durable_write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t trimmed_through_ ABSL_GUARDED_BY(mu_) = 0;

@@ -640,10 +640,9 @@ grpc::ServerUnaryReactor* AlertServiceImpl::DeleteSubscription(
     return reactor;
   }
   executor_->Schedule([this, reactor, request] {
-    const absl::Status deleted = store_->DeleteSubscription(request->name());
     // Its open stream ends too: a deleted subscription delivers no more.
-    if (deleted.ok()) hub_->SubscriptionDeleted(request->name());
-    FinishUnary(reactor, deleted, "DeleteSubscription");
+    FinishUnary(reactor, hub_->DeleteSubscription(request->name()),
+                "DeleteSubscription");
   });
   return reactor;
 }

@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -248,6 +249,44 @@ TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   EXPECT_THAT(night.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
   hub.Detach(*newer_id);
   hub.Detach(*night_id);
+  hub.Stop();
+}
+
+TEST_F(AlertHubTest, DeletingASubscriptionWhileItsStreamStoresItsStartKeepsItDeleted) {
+  Fill(5);
+  AlertHubOptions options;
+  options.catch_up_threads = 1;
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+  ASSERT_THAT(store_->PutSubscription("desk", 3, clock_.Now()), IsOk());
+
+  // A stream seeks "desk": its first turn stores the new start, and is held
+  // there, past its check that the subscription was not deleted.
+  failing_->HoldPuts();
+  StartSpec seek;
+  seek.kind = StartSpec::Kind::kAfterPosition;
+  seek.after_position = 1;
+  seek.subscription = "desk";
+  RecordingStream stream;
+  auto id = hub.Attach(&stream, Filter(), seek, absl::Hours(1));
+  ASSERT_THAT(id, IsOk());
+  stream.Attach(&hub, *id);
+  ASSERT_TRUE(failing_->AwaitHeldPut(kWait));
+
+  // DeleteSubscription meanwhile: it waits for the write, then deletes.
+  std::thread deleter([&] { EXPECT_THAT(hub.DeleteSubscription("desk"), IsOk()); });
+  absl::SleepFor(absl::Milliseconds(200));  // the delete goes first if it can
+  failing_->ReleasePuts();
+  deleter.join();
+
+  EXPECT_THAT(stream.AwaitEnd(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       ::testing::HasSubstr("desk was deleted")));
+  hub.Detach(*id);
+  // Deleted for good: the ending stream did not write it back.
+  auto stored = store_->GetSubscription("desk");
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_EQ(*stored, std::nullopt);
   hub.Stop();
 }
 

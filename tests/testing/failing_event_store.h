@@ -136,7 +136,30 @@ class FailingEventStore final : public server::EventStore {
   }
   absl::Status PutSubscription(absl::string_view name, uint64_t position,
                                absl::Time now) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++puts_waiting_;
+      mu_.Await(absl::Condition(&puts_open_));
+      --puts_waiting_;
+    }
     return base_->PutSubscription(name, position, now);
+  }
+  // PutSubscription calls block from now until ReleasePuts.
+  void HoldPuts() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    puts_open_ = false;
+  }
+  void ReleasePuts() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    puts_open_ = true;
+  }
+  // Waits (at most `timeout`) until a PutSubscription call is held.
+  bool AwaitHeldPut(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](int* waiting) { return *waiting > 0; }, &puts_waiting_),
+        timeout);
   }
   absl::Status AdvanceSubscription(absl::string_view name, uint64_t position,
                                    absl::Time now) override {
@@ -174,6 +197,8 @@ class FailingEventStore final : public server::EventStore {
   bool open_ ABSL_GUARDED_BY(mu_) = true;        // appends: false while held
   bool reads_open_ ABSL_GUARDED_BY(mu_) = true;  // reads: false while held
   int reads_waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  bool puts_open_ ABSL_GUARDED_BY(mu_) = true;  // false while held
+  int puts_waiting_ ABSL_GUARDED_BY(mu_) = 0;
   bool waiting_ ABSL_GUARDED_BY(mu_) = false;
   // Set before failures_left_ is raised; read after it is seen positive.
   absl::Status failure_;
