@@ -220,12 +220,20 @@ class MeetingRules final : public RuleSet {
       const dipwire::internal::MeetingState& m = state.meetings(i);
       DIPWIRE_ASSIGN_OR_RETURN(std::string key, SnapshotMeetingKey(i, m));
       const std::string path = absl::StrCat("meetings[", i, "]");
-      if (!LeaderMeeting::Status_IsValid(m.status())) {
+      // Every meeting took its status from a valid event: never unset.
+      if (!LeaderMeeting::Status_IsValid(m.status()) ||
+          m.status() == LeaderMeeting::STATUS_UNSPECIFIED) {
         return internal::SnapshotError(path, ".status: ", m.status(),
                                        " is not a known value");
       }
       DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotTimestamp(
           absl::StrCat(path, ".occurred_at"), m.occurred_at()));
+      // Without a meeting_id the day is occurred_at's (MeetingKey).
+      if (m.meeting_id().empty() &&
+          FormatDay(internal::ToAbslTime(m.occurred_at())) != m.day()) {
+        return internal::SnapshotError(
+            path, ".occurred_at: not on the meeting's day ", m.day());
+      }
       DIPWIRE_RETURN_IF_ERROR(internal::CheckSnapshotTimestamp(
           absl::StrCat(path, ".newest_reported_at"), m.newest_reported_at()));
       auto [it, inserted] = meetings_.try_emplace(std::move(key));

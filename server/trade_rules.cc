@@ -161,6 +161,10 @@ class TradeRules final : public RuleSet {
         series.values.emplace_hint(series.values.end(), figure.year(),
                                    figure.value_usd());
       }
+      // A series exists because a figure was applied to it.
+      if (s.figures_size() == 0) {
+        return internal::SnapshotError(path, ".figures: none");
+      }
       series.newest_reported_at = internal::ToAbslTime(s.newest_reported_at());
     }
     return absl::OkStatus();
@@ -232,7 +236,8 @@ class TradeRules final : public RuleSet {
   // have recorded.
   static absl::Status CheckSnapshotIdentity(
       absl::string_view path, const dipwire::internal::TradeSeriesState& s) {
-    if (!TradeFigure::Flow_IsValid(s.flow())) {
+    if (!TradeFigure::Flow_IsValid(s.flow()) ||
+        s.flow() == TradeFigure::FLOW_UNSPECIFIED) {
       return internal::SnapshotError(path, ".flow: ", s.flow(),
                                      " is not a known value");
     }

@@ -518,6 +518,29 @@ TEST_F(AlertEngineRefusalTest, ContentsSaveStateCannotWriteAreDataLoss) {
          s->mutable_peace_processes(0)->set_process_id("Gaza");
        },
        "peace_processes[0].process_id: \"Gaza\" is not a normalized name"},
+      {"meeting status unspecified",
+       [](EngineState* s) {
+         s->mutable_meetings(0)->set_status(LeaderMeeting::STATUS_UNSPECIFIED);
+       },
+       "meetings[0].status: 0 is not a known value"},
+      {"meeting occurred on another day than its identity's",
+       [](EngineState* s) {
+         auto* m = s->add_meetings();
+         m->set_day("2024-01-01");
+         m->add_participants("a");
+         m->add_participants("b");
+         m->set_status(LeaderMeeting::HELD);
+         m->mutable_occurred_at()->set_seconds(1'712'534'400);  // 2024-04-08
+       },
+       "].occurred_at: not on the meeting's day 2024-01-01"},
+      {"series without figures",
+       [](EngineState* s) { s->mutable_trade_series(0)->clear_figures(); },
+       "trade_series[0].figures: none"},
+      {"flow unspecified",
+       [](EngineState* s) {
+         s->mutable_trade_series(0)->set_flow(TradeFigure::FLOW_UNSPECIFIED);
+       },
+       "trade_series[0].flow: 0 is not a known value"},
       {"unknown peace status",
        [](EngineState* s) {
          s->mutable_peace_processes(0)->set_status(
