@@ -171,6 +171,17 @@ TEST(CliTest, ATokenIsNotSentInPlaintextToAnotherMachine) {
                     HasSubstr("--plaintext-token"), Not(HasSubstr("dw_x"))));
 }
 
+TEST(CliTest, HealthSendsNoTokenSoRefusesNone) {
+  // The health service needs no token: one at hand is not sent, so a
+  // plaintext probe of another machine is not refused for it (TEST-NET-3
+  // does not answer: the probe fails for that instead).
+  const CliResult result =
+      RunDipwire({"health", "--server", "203.0.113.1:50051", "--timeout",
+                  "200ms", "--token", "dw_x"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_THAT(result.err, Not(HasSubstr("refusing to send the token")));
+}
+
 TEST(CliTest, PublishNeedsExactlyOneFile) {
   EXPECT_EQ(RunDipwire({"publish"}).exit_code, 2);
   EXPECT_EQ(RunDipwire({"publish", "a.jsonl", "b.jsonl"}).exit_code, 2);
