@@ -356,6 +356,12 @@ absl::StatusOr<ClientOptions> ClientFlags(const Args& args) {
     return absl::InvalidArgumentError(
         "--tls-cert and --tls-key go together: set both or neither");
   }
+  if (!options.tls_server_name.empty() && options.tls_ca_file.empty() &&
+      options.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls-server-name needs TLS (--tls-ca, or --tls-cert and "
+        "--tls-key)");
+  }
   if (const std::string* token = FindFlag(args, "token")) {
     options.token = *token;
   } else if (const char* env =

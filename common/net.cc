@@ -32,7 +32,9 @@ absl::string_view HostOf(absl::string_view address) {
 }  // namespace
 
 bool IsLoopbackHost(absl::string_view host) {
-  if (host == "localhost") return true;
+  // Names are case-insensitive, and "localhost." is the same name rooted.
+  absl::ConsumeSuffix(&host, ".");
+  if (absl::EqualsIgnoreCase(host, "localhost")) return true;
   const std::string text(host);
   in_addr v4{};
   if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {

@@ -5,7 +5,8 @@
 
 namespace dipwire {
 
-// True for "localhost", an IPv4 address in 127.0.0.0/8 and ::1: a host
+// True for "localhost" (any case, or "localhost."), an IPv4 address in
+// 127.0.0.0/8 and ::1: a host
 // name or address whose traffic never leaves the machine.
 bool IsLoopbackHost(absl::string_view host);
 

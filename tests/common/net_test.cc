@@ -6,7 +6,8 @@ namespace dipwire {
 namespace {
 
 TEST(IsLoopbackHostTest, LoopbackNamesAndAddresses) {
-  for (const char* host : {"localhost", "127.0.0.1", "127.1.2.3", "::1"}) {
+  for (const char* host : {"localhost", "LocalHost", "localhost.", "127.0.0.1",
+                           "127.1.2.3", "::1"}) {
     EXPECT_TRUE(IsLoopbackHost(host)) << host;
   }
   for (const char* host : {"", "10.0.0.1", "0.0.0.0", "::", "128.0.0.1",

@@ -623,8 +623,8 @@ TEST_F(TlsTest, HealthProbeNamesTheCertificatesServerName) {
       1);
   EXPECT_THAT(err, HasSubstr("UNAVAILABLE"));
   // And without TLS the name means nothing: a usage error.
-  EXPECT_NE(RunCliWith({"health", server, "--tls-server-name=x.example"}, &err),
-            0);
+  EXPECT_EQ(RunCliWith({"health", server, "--tls-server-name=x.example"}, &err),
+            2);
   EXPECT_THAT(err, HasSubstr("--tls-server-name needs TLS"));
 }
 

@@ -292,7 +292,7 @@ TEST_F(EndToEndTest, ReplayThenLiveHasNoGapOrDuplicateAtTheSeam) {
 }
 
 TEST_F(EndToEndTest, SubscriberFarBehindCatchesUpFromTheStore) {
-  // More alerts than the server keeps in memory (8192): the first part is
+  // More alerts than the server keeps in memory (2048): the first part is
   // served from SQLite a page at a time, the rest from the in-memory tail.
   constexpr int kEvents = 10'000;
   constexpr int kBatch = 500;

@@ -421,7 +421,7 @@ def _host_of(address: str) -> str:
 
 
 def _is_loopback_host(host: str) -> bool:
-    if host == "localhost":
+    if host.lower().rstrip(".") == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -118,6 +118,7 @@ def test_mutual_tls(tmp_path: Path,
 
 @pytest.mark.parametrize("target,local", [
     ("127.0.0.1:50051", True), ("localhost:50051", True),
+    ("LOCALHOST:50051", True), ("localhost.:50051", True),
     ("[::1]:50051", True), ("dns:///localhost:50051", True),
     ("ipv4:127.0.0.1:1,127.0.0.2:2", True), ("unix:/run/dw.sock", True),
     ("10.1.2.3:50051", False), ("alerts.example:443", False),
