@@ -569,8 +569,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
-  if (!options.token.empty() && !UsesTls(options) &&
-      !options.plaintext_token) {
+  if (!options.token.empty() && !UsesTls(options) && !options.plaintext_token) {
     // The token goes in plaintext only because the target is on this
     // machine: an HTTP proxy from the environment (http_proxy, grpc_proxy)
     // would carry it, readable, to another one.

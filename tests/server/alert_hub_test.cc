@@ -252,7 +252,8 @@ TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   hub.Stop();
 }
 
-TEST_F(AlertHubTest, DeletingASubscriptionWhileItsStreamStoresItsStartKeepsItDeleted) {
+TEST_F(AlertHubTest,
+       DeletingASubscriptionWhileItsStreamStoresItsStartKeepsItDeleted) {
   Fill(5);
   AlertHubOptions options;
   options.catch_up_threads = 1;
@@ -274,7 +275,8 @@ TEST_F(AlertHubTest, DeletingASubscriptionWhileItsStreamStoresItsStartKeepsItDel
   ASSERT_TRUE(failing_->AwaitHeldPut(kWait));
 
   // DeleteSubscription meanwhile: it waits for the write, then deletes.
-  std::thread deleter([&] { EXPECT_THAT(hub.DeleteSubscription("desk"), IsOk()); });
+  std::thread deleter(
+      [&] { EXPECT_THAT(hub.DeleteSubscription("desk"), IsOk()); });
   absl::SleepFor(absl::Milliseconds(200));  // the delete goes first if it can
   failing_->ReleasePuts();
   deleter.join();
