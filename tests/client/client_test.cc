@@ -117,6 +117,7 @@ TEST_F(ClientTest, APlaintextTokenToLoopbackBypassesAProxyFromTheEnvironment) {
   // gRPC sends every connection through http_proxy, loopback included: a
   // token let through because the target is local would reach the proxy in
   // plaintext. Port 1 refuses connections: through it, the call would fail.
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): gRPC reads it at Connect, below.
   ASSERT_EQ(setenv("http_proxy", "http://127.0.0.1:1", 1), 0);
   ClientOptions options;
   options.server = server_.address();
@@ -127,7 +128,7 @@ TEST_F(ClientTest, APlaintextTokenToLoopbackBypassesAProxyFromTheEnvironment) {
   *request.add_events() = TradeEvent("proxy-1");
   const absl::StatusOr<v1::PublishResponse> response =
       (*client)->Publish(request);
-  ASSERT_EQ(unsetenv("http_proxy"), 0);
+  ASSERT_EQ(unsetenv("http_proxy"), 0);  // NOLINT(concurrency-mt-unsafe)
   EXPECT_THAT(response, IsOk());
 }
 

@@ -14,6 +14,7 @@
 #include "server/sqlite_event_store.h"
 #include "tests/testing/dipwired_process.h"
 #include "tests/testing/failing_event_store.h"
+#include "tests/testing/numbered_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire::server {
@@ -25,28 +26,7 @@ using ::testing::HasSubstr;
 
 // A store holding events 1..10, each with one alert at the same position.
 std::unique_ptr<SqliteEventStore> FilledStore() {
-  SqliteEventStoreOptions options;
-  options.data_dir = dipwire::testing::NewTempDir("history");
-  auto store = SqliteEventStore::Open(options);
-  EXPECT_THAT(store, IsOk());
-  if (!store.ok()) return nullptr;
-  std::vector<StoredEvent> events;
-  std::vector<StoredAlert> alerts;
-  for (uint64_t i = 1; i <= 10; ++i) {
-    StoredEvent& event = events.emplace_back();
-    event.sequence = i;
-    event.event.set_event_id(absl::StrCat("e", i));
-    event.content_hash = std::string(32, 'h');
-    event.committed_at = absl::FromUnixSeconds(1'700'000'000);
-    StoredAlert& alert = alerts.emplace_back();
-    alert.position = i;
-    alert.alert.set_alert_id(absl::StrCat("al-", i, "-0"));
-    alert.alert.set_cursor(EncodeCursor(i));
-    *alert.alert.mutable_event() = event.event;
-    alert.alert.mutable_created_at()->set_seconds(1'700'000'000);
-  }
-  EXPECT_THAT((*store)->Append(events, alerts), IsOk());
-  return *std::move(store);
+  return dipwire::testing::NumberedStore("history", 10);
 }
 
 TEST(HistoryTest, ListingsStartAtTheOldestKeptRecordAndRefuseOlderTokens) {

@@ -17,6 +17,7 @@
 #include "server/sqlite_event_store.h"
 #include "tests/testing/dipwired_process.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/numbered_store.h"
 #include "tests/testing/status_matchers.h"
 
 namespace dipwire::server {
@@ -26,29 +27,10 @@ using ::dipwire::testing::FakeClock;
 using ::dipwire::testing::IsOk;
 
 TEST(WebhookSinksTest, SinkBehindRetentionSkipsToTheOldestKeptAlert) {
-  SqliteEventStoreOptions options;
-  options.data_dir = dipwire::testing::NewTempDir("sinks");
-  auto opened = SqliteEventStore::Open(options);
-  ASSERT_THAT(opened, IsOk());
-  std::unique_ptr<SqliteEventStore> store = *std::move(opened);
   // Peace-talk alerts 1..10, one per event.
-  std::vector<StoredEvent> events;
-  std::vector<StoredAlert> alerts;
-  for (uint64_t i = 1; i <= 10; ++i) {
-    StoredEvent& event = events.emplace_back();
-    event.sequence = i;
-    event.event.set_event_id(absl::StrCat("e", i));
-    event.content_hash = std::string(32, 'h');
-    event.committed_at = absl::FromUnixSeconds(1'700'000'000);
-    StoredAlert& alert = alerts.emplace_back();
-    alert.position = i;
-    alert.alert.set_alert_id(absl::StrCat("al-", i, "-0"));
-    alert.alert.set_cursor(EncodeCursor(i));
-    alert.alert.set_type(v1::Alert::PEACE_TALK_STATUS_CHANGED);
-    *alert.alert.mutable_event() = event.event;
-    alert.alert.mutable_created_at()->set_seconds(1'700'000'000);
-  }
-  ASSERT_THAT(store->Append(events, alerts), IsOk());
+  std::unique_ptr<SqliteEventStore> store =
+      dipwire::testing::NumberedStore("sinks", 10);
+  ASSERT_NE(store, nullptr);
   FakeClock clock(absl::FromUnixSeconds(1'700'000'000));
   // The sink had delivered up to alert 2 when retention deleted 1..5.
   ASSERT_THAT(store->PutSubscription(WebhookSinks::SubscriptionName("wire"), 2,

@@ -156,10 +156,10 @@ class FailingEventStore final : public server::EventStore {
   // Waits (at most `timeout`) until a PutSubscription call is held.
   bool AwaitHeldPut(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](int* waiting) { return *waiting > 0; }, &puts_waiting_),
-        timeout);
+    // Condition's function takes T*, and &puts_waiting_ is an int*.
+    // NOLINTNEXTLINE(readability-non-const-parameter)
+    bool (*const held)(int*) = +[](int* waiting) { return *waiting > 0; };
+    return mu_.AwaitWithTimeout(absl::Condition(held, &puts_waiting_), timeout);
   }
   absl::Status AdvanceSubscription(absl::string_view name, uint64_t position,
                                    absl::Time now) override {
