@@ -191,13 +191,7 @@ class MeetingRules final : public RuleSet {
   }
 
   void Save(dipwire::internal::EngineState* state) const override {
-    std::vector<const std::pair<const std::string, MeetingState>*> entries;
-    entries.reserve(meetings_.size());
-    for (const auto& entry : meetings_) {
-      entries.push_back(&entry);
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+    const auto entries = internal::SortedByKey(meetings_);
     auto* out = state->mutable_meetings();
     out->Clear();
     out->Reserve(static_cast<int>(entries.size()));

@@ -73,13 +73,7 @@ class PeaceTalkRules final : public RuleSet {
   }
 
   void Save(dipwire::internal::EngineState* state) const override {
-    std::vector<const std::pair<const std::string, ProcessState>*> entries;
-    entries.reserve(processes_.size());
-    for (const auto& entry : processes_) {
-      entries.push_back(&entry);
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+    const auto entries = internal::SortedByKey(processes_);
     auto* out = state->mutable_peace_processes();
     out->Clear();
     out->Reserve(static_cast<int>(entries.size()));

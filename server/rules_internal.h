@@ -15,6 +15,7 @@
 //     runs of white space folded to one space, case kept, so a headline never
 //     spans lines.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <string>
@@ -164,6 +165,18 @@ inline v1::Alert NewAlert(const LogEntry& entry, v1::Alert::Type type,
 template <typename... Args>
 absl::Status SnapshotError(const Args&... args) {
   return absl::DataLossError(absl::StrCat("engine snapshot: ", args...));
+}
+
+// The entries of `map` ordered by key, as a snapshot writes them: equal
+// states give equal bytes although a hash map's order is not stable.
+template <typename Map>
+std::vector<const typename Map::value_type*> SortedByKey(const Map& map) {
+  std::vector<const typename Map::value_type*> entries;
+  entries.reserve(map.size());
+  for (const auto& entry : map) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const auto* a, const auto* b) { return a->first < b->first; });
+  return entries;
 }
 
 // OK when `ts`, at `path` in the snapshot (e.g. "meetings[3].occurred_at"),

@@ -100,13 +100,7 @@ class TradeRules final : public RuleSet {
   }
 
   void Save(dipwire::internal::EngineState* state) const override {
-    std::vector<const std::pair<const std::string, TradeSeries>*> entries;
-    entries.reserve(series_.size());
-    for (const auto& entry : series_) {
-      entries.push_back(&entry);
-    }
-    std::sort(entries.begin(), entries.end(),
-              [](const auto* a, const auto* b) { return a->first < b->first; });
+    const auto entries = internal::SortedByKey(series_);
     auto* out = state->mutable_trade_series();
     out->Clear();
     out->Reserve(static_cast<int>(entries.size()));
