@@ -167,15 +167,10 @@ absl::Status Retention::TrimAlerts(const LogHead& head, absl::Time now) {
   if (cut <= head.alerts_trimmed_through) return absl::OkStatus();
   // First the hub: from now on no stream starts among the alerts going.
   hub_->SetTrimmedThrough(cut);
-  uint64_t mark = head.alerts_trimmed_through;
-  while (mark < cut && !stopping()) {
-    DIPWIRE_ASSIGN_OR_RETURN(const uint64_t next,
-                             store_->TrimAlerts(cut, options_.chunk_rows));
-    if (next <= mark) break;
-    GlobalMetrics().alerts_trimmed.Increment(next - mark);
-    mark = next;
-  }
-  return absl::OkStatus();
+  return TrimInChunks(
+      head.alerts_trimmed_through, cut,
+      [&] { return store_->TrimAlerts(cut, options_.chunk_rows); },
+      &GlobalMetrics().alerts_trimmed);
 }
 
 absl::Status Retention::TrimEvents(const LogHead& head, absl::Time now) {
@@ -195,12 +190,19 @@ absl::Status Retention::TrimEvents(const LogHead& head, absl::Time now) {
     DIPWIRE_ASSIGN_OR_RETURN(covered, pipeline_->SaveSnapshot());
   }
   const uint64_t through = std::min(cut, covered);
-  uint64_t mark = head.events_trimmed_through;
+  return TrimInChunks(
+      head.events_trimmed_through, through,
+      [&] { return store_->TrimEvents(through, options_.chunk_rows); },
+      &GlobalMetrics().events_trimmed);
+}
+
+absl::Status Retention::TrimInChunks(
+    uint64_t mark, uint64_t through,
+    const std::function<absl::StatusOr<uint64_t>()>& trim, Counter* trimmed) {
   while (mark < through && !stopping()) {
-    DIPWIRE_ASSIGN_OR_RETURN(const uint64_t next,
-                             store_->TrimEvents(through, options_.chunk_rows));
+    DIPWIRE_ASSIGN_OR_RETURN(const uint64_t next, trim());
     if (next <= mark) break;
-    GlobalMetrics().events_trimmed.Increment(next - mark);
+    trimmed->Increment(next - mark);
     mark = next;
   }
   return absl::OkStatus();

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "server/alert_hub.h"
 #include "server/event_store.h"
+#include "server/metrics.h"
 #include "server/publish_pipeline.h"
 
 namespace dipwire::server {
@@ -107,6 +109,13 @@ class Retention {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass_mu_);
   absl::Status TrimEvents(const LogHead& head, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(pass_mu_);
+  // Calls `trim` (one store transaction, returning the new trim mark) from
+  // `mark` until the mark reaches `through`, stops moving, or Stop is
+  // called; counts what went into `trimmed`.
+  absl::Status TrimInChunks(
+      uint64_t mark, uint64_t through,
+      const std::function<absl::StatusOr<uint64_t>()>& trim, Counter* trimmed)
+      ABSL_LOCKS_EXCLUDED(mu_);
   [[nodiscard]] bool stopping() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Const after construction.
