@@ -19,7 +19,6 @@
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
-#include "server/alert_engine.h"
 #include "server/alert_hub.h"
 #include "server/alert_service.h"
 #include "server/auth.h"
@@ -74,20 +73,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
-// Event retention removes payloads that replay needs, so it relies on the
-// engine restoring a snapshot: refused at start by a build whose engine
-// cannot restore its own state.
-absl::Status CheckEngineSnapshots(const RetentionOptions& retention) {
-  if (!retention.events.enabled()) return absl::OkStatus();
-  AlertEngine engine;
-  const absl::Status loaded = engine.LoadState(engine.SaveState());
-  if (loaded.ok()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "--retain-events (retention.events) needs alert engine snapshots, "
-      "which this build cannot restore (",
-      loaded.message(), "); use --retain-alerts alone"));
-}
-
 }  // namespace
 
 class Server::Impl {
@@ -97,7 +82,6 @@ class Server::Impl {
                              ParseListenAddress(options.listen, "--listen"));
     host_ = listen.host;
     DIPWIRE_RETURN_IF_ERROR(CheckServerOptions(options));
-    DIPWIRE_RETURN_IF_ERROR(CheckEngineSnapshots(options.retention));
     DIPWIRE_ASSIGN_OR_RETURN(
         std::shared_ptr<grpc::ServerCredentials> credentials,
         ServerCredentials(options.tls));
