@@ -553,8 +553,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
         "the token has characters other than printable ASCII (it is not "
         "one that `dipwire tokens new` made)");
   }
-  if (!options.token.empty() && !UsesTls(options) && !options.plaintext_token &&
-      !IsLocalTarget(options.server)) {
+  // A token in plaintext that only the target's being local allows.
+  const bool local_plaintext_token =
+      !options.token.empty() && !UsesTls(options) && !options.plaintext_token;
+  if (local_plaintext_token && !IsLocalTarget(options.server)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "refusing to send the token in plaintext to ", options.server,
         ", which is not a loopback address: connect with TLS (--tls-ca), or "
@@ -569,7 +571,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kMaxReconnectBackoffMs);
   args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
-  if (!options.token.empty() && !UsesTls(options) && !options.plaintext_token) {
+  if (local_plaintext_token) {
     // The token goes in plaintext only because the target is on this
     // machine: an HTTP proxy from the environment (http_proxy, grpc_proxy)
     // would carry it, readable, to another one.
