@@ -21,6 +21,8 @@ build_packages=(
   cmake ninja-build g++ pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev libssl-dev
+  # dipwired's allocator (CMakeLists.txt, DIPWIRE_JEMALLOC).
+  libjemalloc-dev
   # Webhook sinks (server/webhook_sinks.cc) POST with libcurl.
   libcurl4-openssl-dev
   # The Python client and dipwire-ingest (client/python/), on /usr/bin/python3.
@@ -53,7 +55,7 @@ test_packages=(
 runtime_packages=(
   libc6 libgcc-s1 libstdc++6
   libabsl20220623 libgrpc++1.51 libgrpc29 libprotobuf32
-  libsqlite3-0 libssl3 libcurl4
+  libsqlite3-0 libssl3 libcurl4 libjemalloc2
   ca-certificates
 )
 

@@ -1,6 +1,7 @@
 #include "server/publish_pipeline.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <array>
@@ -57,7 +58,11 @@ absl::StatusOr<std::unique_ptr<PublishPipeline>> PublishPipeline::Start(
   std::unique_ptr<PublishPipeline> pipeline(
       new PublishPipeline(store, hub, clock, options));
   DIPWIRE_RETURN_IF_ERROR(pipeline->Recover());
-  pipeline->writer_ = std::thread([p = pipeline.get()] { p->WriterLoop(); });
+  pipeline->writer_ = std::thread([p = pipeline.get()] {
+    // Named, so that top -H and perf tell it apart from gRPC's threads.
+    pthread_setname_np(pthread_self(), "dipwire-writer");
+    p->WriterLoop();
+  });
   return pipeline;
 }
 
