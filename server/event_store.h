@@ -128,8 +128,9 @@ class EventStore {
   EventStore& operator=(const EventStore&) = delete;
   virtual ~EventStore() = default;
 
-  // The newest committed sequence and alert position, and the latest
-  // committed_at of any event, all read from one committed state of the log.
+  // The newest committed sequence and alert position, and the last event's
+  // committed_at (the latest: the publish pipeline never lets it
+  // decrease), all read from one committed state of the log.
   virtual absl::StatusOr<LogHead> Head() = 0;
 
   // Looks up `event_ids`; for each one in the log, sets found[id]. Ids not

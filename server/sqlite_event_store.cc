@@ -115,7 +115,10 @@ CREATE TABLE IF NOT EXISTS engine_snapshots(
 ) STRICT
 )sql";
 
-constexpr absl::string_view kLastCommittedAtKey = "last_committed_at_ns";
+// `meta` may also hold "last_committed_at_ns", which dipwired wrote with
+// every commit before 2026-11-28 and no longer reads: the last event's
+// committed_at is the same value (kHeadSql), and the meta row cost every
+// commit a WAL frame.
 // Retention's trim marks in `meta` (absent: 0, nothing trimmed): events up
 // to this sequence have an empty payload; alerts up to this position are
 // deleted.
@@ -437,14 +440,16 @@ int64_t ClampToKey(uint64_t n) {
 }
 
 // One query, hence one snapshot, for all of the head. The meta keys are
-// kLastCommittedAtKey, kEventsTrimmedKey and kAlertsTrimmedKey. Retention
-// may have deleted every alert: the alert head is then the trim mark.
+// kEventsTrimmedKey and kAlertsTrimmedKey. Retention may have deleted every
+// alert: the alert head is then the trim mark. Retention keeps every event's
+// row (only its payload goes), so the last event's committed_at, the latest
+// (the publish pipeline never lets it decrease), is always there.
 constexpr absl::string_view kHeadSql =
     "SELECT (SELECT IFNULL(MAX(seq), 0) FROM events),"
     " MAX((SELECT IFNULL(MAX(pos), 0) FROM alerts),"
     " IFNULL((SELECT value FROM meta"
     " WHERE key = 'alerts_trimmed_through'), 0)),"
-    " (SELECT value FROM meta WHERE key = 'last_committed_at_ns'),"
+    " (SELECT committed_at_ns FROM events ORDER BY seq DESC LIMIT 1),"
     " IFNULL((SELECT value FROM meta"
     " WHERE key = 'events_trimmed_through'), 0),"
     " IFNULL((SELECT value FROM meta"
@@ -576,7 +581,6 @@ absl::Status CheckContinuesLog(Connection& writer,
   return absl::OkStatus();
 }
 
-// Inserts the events and raises the recorded maximum committed_at.
 absl::Status InsertEvents(Connection& writer,
                           const std::vector<EventRow>& events) {
   if (events.empty()) return absl::OkStatus();
@@ -585,7 +589,6 @@ absl::Status InsertEvents(Connection& writer,
       writer.Get("INSERT INTO events(seq, event_id, content_hash,"
                  " committed_at_ns, alert_ids, payload)"
                  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"));
-  int64_t max_committed_at_ns = std::numeric_limits<int64_t>::min();
   for (const EventRow& event : events) {
     insert->Reset();
     insert->BindInt64(1, event.sequence)
@@ -595,15 +598,8 @@ absl::Status InsertEvents(Connection& writer,
         .BindBlob(5, event.alert_ids)
         .BindBlob(6, event.payload);
     DIPWIRE_RETURN_IF_ERROR(insert->Run());
-    max_committed_at_ns = std::max(max_committed_at_ns, event.committed_at_ns);
   }
-  DIPWIRE_ASSIGN_OR_RETURN(
-      ScopedStatement meta,
-      writer.Get("INSERT INTO meta(key, value) VALUES(?1, ?2)"
-                 " ON CONFLICT(key) DO UPDATE"
-                 " SET value = MAX(value, excluded.value)"));
-  meta->BindText(1, kLastCommittedAtKey).BindInt64(2, max_committed_at_ns);
-  return meta->Run();
+  return absl::OkStatus();
 }
 
 // The sequence of the event `event_id`: one of `events`, or one already in
