@@ -70,16 +70,19 @@ struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
-// POSTs `body` to `url`; returns the HTTP status code, or UNAVAILABLE for a
+// POSTs `body` to `url` with `curl`, a handle kept from request to request:
+// curl_easy_reset clears its options but keeps its open connections, so
+// that the next request to the same host reuses one (HTTP keep-alive, TLS
+// session and all). Returns the HTTP status code, or UNAVAILABLE for a
 // transport error or timeout (the message says which), CANCELLED when
 // `stopping` became true. Blocks for at most `timeout` (plus up to a second
 // to notice `stopping`).
-absl::StatusOr<int> Post(const std::string& url,
+absl::StatusOr<int> Post(CURL* curl, const std::string& url,
                          const std::vector<std::string>& headers,
                          const std::string& body, absl::Duration timeout,
                          const std::atomic<bool>* stopping) {
-  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  curl_easy_reset(curl);
   std::unique_ptr<curl_slist, SlistDeleter> list;
   for (const std::string& header : headers) {
     curl_slist* appended = curl_slist_append(list.get(), header.c_str());
@@ -91,26 +94,25 @@ absl::StatusOr<int> Post(const std::string& url,
   const long timeout_ms =
       std::max<long>(1, static_cast<long>(absl::ToInt64Milliseconds(timeout)));
   std::array<char, CURL_ERROR_SIZE> error{};
-  CURL* c = curl.get();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list.get());
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    std::min(timeout_ms, kMaxConnectTimeoutMs));
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &DiscardBody);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &AbortIfStopping);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, stopping);
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error.data());
-  curl_easy_setopt(c, CURLOPT_USERAGENT, "dipwire-webhooks/0.1");
-  const CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &DiscardBody);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &AbortIfStopping);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, stopping);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error.data());
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "dipwire-webhooks/0.1");
+  const CURLcode rc = curl_easy_perform(curl);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError("the server is shutting down");
   }
@@ -119,7 +121,7 @@ absl::StatusOr<int> Post(const std::string& url,
                                                    : curl_easy_strerror(rc));
   }
   long code = 0;
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   // NOLINTEND(google-runtime-int,cppcoreguidelines-pro-type-vararg)
   return static_cast<int>(code);
 }
@@ -145,6 +147,7 @@ class WebhookSinks::Worker {
         hub_(hub),
         clock_(clock),
         random_(std::random_device()()),
+        curl_(curl_easy_init()),
         cursor_(cursor) {}
 
   ~Worker() {
@@ -367,7 +370,7 @@ class WebhookSinks::Worker {
       }
       ++*attempts;
       const absl::StatusOr<int> code =
-          Post(spec_.url, headers, body, spec_.timeout, &abort_);
+          Post(curl_.get(), spec_.url, headers, body, spec_.timeout, &abort_);
       if (code.ok() && *code >= 200 && *code < 300) {
         GlobalMetrics().sink_deliveries.Increment();
         SetLastError("");
@@ -452,6 +455,9 @@ class WebhookSinks::Worker {
 
   // Touched only by the sink's thread (and StartThread/Stop).
   std::mt19937_64 random_;
+  // The sink's HTTP client, with its connections (Post); null when
+  // curl_easy_init failed, and every Post then fails.
+  std::unique_ptr<CURL, CurlDeleter> curl_;
   std::thread thread_;
 
   mutable absl::Mutex mu_;

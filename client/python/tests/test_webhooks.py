@@ -45,10 +45,13 @@ class Receiver:
     ``fail_next`` requests are answered 500; CloudEvents whose subject (the
     event id) is in ``poison`` always get 500 while ``poison_active``; with ``hang`` set a request waits (up to
     ``hang_limit`` seconds) until ``release`` is called, then gets 200.
-    ``delay`` slows every request down.
+    ``delay`` slows every request down. With ``keep_alive`` it speaks
+    HTTP/1.1 and keeps connections open between requests; ``ports`` has the
+    client port of every request, in order.
     """
 
-    def __init__(self, secret: Optional[str] = None) -> None:
+    def __init__(self, secret: Optional[str] = None,
+                 keep_alive: bool = False) -> None:
         self.key = base64.b64decode(secret[len("whsec_"):]) if secret else None
         self.lock = threading.Condition()
         self.deliveries: List[Delivery] = []  # answered 2xx, in order
@@ -60,11 +63,16 @@ class Receiver:
         self.delay = 0.0
         self.hang = False
         self.hang_limit = 20.0
+        self.ports: List[int] = []
         self._released = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                with receiver.lock:
+                    receiver.ports.append(self.client_address[1])
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -165,8 +173,9 @@ class Receiver:
 def receivers() -> Iterator[Callable[..., Receiver]]:
     made: List[Receiver] = []
 
-    def make(secret: Optional[str] = None) -> Receiver:
-        receiver = Receiver(secret)
+    def make(secret: Optional[str] = None,
+             keep_alive: bool = False) -> Receiver:
+        receiver = Receiver(secret, keep_alive)
         made.append(receiver)
         return receiver
 
@@ -292,6 +301,22 @@ def test_delivers_every_alert_in_order_signed_through_failures(
     assert "newsroom-events CLOUDEVENTS" in listed and "secret=set" in listed
     # The sinks' cursors are internal: not among the client subscriptions.
     assert "_sink" not in cli(server.address, "subscriptions", "list").stdout
+
+
+def test_one_connection_carries_many_alerts(dipwired_factory, receivers,
+                                           tmp_path: Path) -> None:
+    """HTTP keep-alive: a sink does not connect (and, over https, shake
+    hands) once per alert."""
+    receiver = receivers(keep_alive=True)
+    config = write_config(tmp_path, [fast_retries(name="kept",
+                                                  url=receiver.url)])
+    server = dipwired_factory(["--config", str(config)])
+    cli(server.address, "publish", "-", stdin=peace_talk_events("k", 20))
+    assert receiver.wait_until(lambda: len(receiver.unique_ids()) >= 20)
+    with receiver.lock:
+        ports = list(receiver.ports)
+    assert len(ports) == 20
+    assert len(set(ports)) == 1, ports
 
 
 def test_kill_9_and_restart_lose_nothing(dipwired_factory, receivers,
