@@ -129,8 +129,8 @@ class EventStore {
   virtual ~EventStore() = default;
 
   // The newest committed sequence and alert position, and the last event's
-  // committed_at (the latest: the publish pipeline never lets it
-  // decrease), all read from one committed state of the log.
+  // committed_at (the latest: see Append), all read from one committed
+  // state of the log.
   virtual absl::StatusOr<LogHead> Head() = 0;
 
   // Looks up `event_ids`; for each one in the log, sets found[id]. Ids not
@@ -141,10 +141,11 @@ class EventStore {
 
   // Durably appends `events` and `alerts` in one transaction: when it
   // returns OK, all of them are committed (fsynced); otherwise none are.
-  // Sequences and positions must continue the log without gaps, event ids
-  // and alert ids must be new, and each alert's `alert.event().event_id` must
-  // name an event of this call or of the log (INTERNAL otherwise: these are
-  // the caller's bugs). Empty spans are an OK no-op. Many publish batches
+  // Sequences and positions must continue the log without gaps,
+  // committed_at must not decrease along the event log, event ids and alert
+  // ids must be new, and each alert's `alert.event().event_id` must name an
+  // event of this call or of the log (INTERNAL otherwise: these are the
+  // caller's bugs). Empty spans are an OK no-op. Many publish batches
   // share one call (group commit).
   virtual absl::Status Append(absl::Span<const StoredEvent> events,
                               absl::Span<const StoredAlert> alerts) = 0;

@@ -116,9 +116,11 @@ CREATE TABLE IF NOT EXISTS engine_snapshots(
 )sql";
 
 // `meta` may also hold "last_committed_at_ns", which dipwired wrote with
-// every commit before 2026-11-28 and no longer reads: the last event's
-// committed_at is the same value (kHeadSql), and the meta row cost every
-// commit a WAL frame.
+// every commit before commit d9abcda and no longer reads (kHeadSql reads the
+// last event's committed_at instead; the row cost every commit a WAL
+// frame). A dipwired from before d9abcda opened on such a database would
+// take the stale row for the last commit time.
+
 // Retention's trim marks in `meta` (absent: 0, nothing trimmed): events up
 // to this sequence have an empty payload; alerts up to this position are
 // deleted.
@@ -442,8 +444,7 @@ int64_t ClampToKey(uint64_t n) {
 // One query, hence one snapshot, for all of the head. The meta keys are
 // kEventsTrimmedKey and kAlertsTrimmedKey. Retention may have deleted every
 // alert: the alert head is then the trim mark. Retention keeps every event's
-// row (only its payload goes), so the last event's committed_at, the latest
-// (the publish pipeline never lets it decrease), is always there.
+// row (only its payload goes), so the last event's committed_at is there.
 constexpr absl::string_view kHeadSql =
     "SELECT (SELECT IFNULL(MAX(seq), 0) FROM events),"
     " MAX((SELECT IFNULL(MAX(pos), 0) FROM alerts),"
@@ -552,7 +553,8 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
   return rows;
 }
 
-// Fails unless the rows continue the log exactly. Runs inside the
+// Fails unless the rows continue the log exactly, with committed_at never
+// going back (the head's committed_at is the last event's). Runs inside the
 // transaction.
 absl::Status CheckContinuesLog(Connection& writer,
                                const std::vector<EventRow>& events,
@@ -561,12 +563,22 @@ absl::Status CheckContinuesLog(Connection& writer,
   DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
   if (!row) return absl::InternalError("head query returned no row");
   int64_t next = stmt->ColumnInt64(0) + 1;
+  int64_t last_committed_at_ns = stmt->ColumnIsNull(2)
+                                     ? std::numeric_limits<int64_t>::min()
+                                     : stmt->ColumnInt64(2);
   for (const EventRow& event : events) {
     if (event.sequence != next) {
       return absl::InternalError(absl::StrCat(
           "event ", event.event_id, " has sequence ", event.sequence,
           " but the event log continues at ", next));
     }
+    if (event.committed_at_ns < last_committed_at_ns) {
+      return absl::InternalError(absl::StrCat(
+          "event ", event.event_id, " has committed_at ",
+          event.committed_at_ns, " ns, before the ", last_committed_at_ns,
+          " ns of the event before it"));
+    }
+    last_committed_at_ns = event.committed_at_ns;
     ++next;
   }
   next = stmt->ColumnInt64(1) + 1;

@@ -136,6 +136,26 @@ TEST_F(PublishPipelineTest, BatchesQueuedDuringACommitShareTheNextOne) {
   EXPECT_EQ(failing_->appends(), 2);
 }
 
+TEST_F(PublishPipelineTest, ClockGoingBackAcrossARestartKeepsCommitTimes) {
+  // The store refuses a commit time before the last one (the log's head
+  // time is its last event's); a restarted pipeline whose clock went back
+  // must commit at the last time instead, not fail.
+  ASSERT_THAT(Publish(PeaceBatch("before", v1::PeaceTalkUpdate::PROPOSED)),
+              IsOk());
+  const absl::Time first = clock_.Now();
+  RestartPipeline({});
+  clock_.Set(first - absl::Hours(1));
+  absl::StatusOr<v1::PublishResponse> after =
+      Publish(PeaceBatch("after", v1::PeaceTalkUpdate::STALLED));
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->results(0).outcome(), v1::PublishResult::ACCEPTED);
+  std::vector<StoredEvent> events;
+  ASSERT_THAT(store_->ReadEvents(0, 10, &events), IsOk());
+  ASSERT_THAT(events, SizeIs(2));
+  EXPECT_EQ(events[0].committed_at, first);
+  EXPECT_EQ(events[1].committed_at, first);
+}
+
 TEST_F(PublishPipelineTest, FlushesRunOnceEveryBatchOfTheGroupIsAnswered) {
   HoldTheWriter();  // p0
   // Written on the pipeline's thread only; read once `flushed` is notified.

@@ -279,6 +279,32 @@ TEST_F(SqliteEventStoreTest, SecondStoreOnSameDirIsRefused) {
   EXPECT_THAT(SqliteEventStore::Open(options), IsOk());
 }
 
+TEST_F(SqliteEventStoreTest, CommitTimeGoingBackIsRejectedAndNothingStored) {
+  // Head().last_committed_at is the last event's committed_at: the log
+  // must not let it go back, across calls or within one.
+  std::unique_ptr<SqliteEventStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const Group one = MakeGroup(1, 1, kT0 + absl::Seconds(10));
+  ASSERT_THAT(store->Append(one.events, one.alerts), IsOk());
+
+  const StoredEvent earlier = MakeEvent(2, "ev-2", kT0);
+  EXPECT_THAT(store->Append({earlier}, {}),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("event ev-2 has committed_at")));
+  const StoredEvent same = MakeEvent(2, "ev-2", kT0 + absl::Seconds(10));
+  const StoredEvent back = MakeEvent(3, "ev-3", kT0 + absl::Seconds(9));
+  EXPECT_THAT(store->Append({same, back}, {}),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("event ev-3 has committed_at")));
+
+  absl::StatusOr<LogHead> head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_sequence, 1u);
+  EXPECT_EQ(head->last_committed_at, kT0 + absl::Seconds(10));
+  // An equal commit time continues the log.
+  EXPECT_THAT(store->Append({same}, {}), IsOk());
+}
+
 TEST_F(SqliteEventStoreTest, GapInSequenceIsRejectedAndNothingStored) {
   std::unique_ptr<SqliteEventStore> store = OpenStore();
   ASSERT_NE(store, nullptr);
