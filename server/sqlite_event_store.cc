@@ -573,10 +573,10 @@ absl::Status CheckContinuesLog(Connection& writer,
           " but the event log continues at ", next));
     }
     if (event.committed_at_ns < last_committed_at_ns) {
-      return absl::InternalError(absl::StrCat(
-          "event ", event.event_id, " has committed_at ",
-          event.committed_at_ns, " ns, before the ", last_committed_at_ns,
-          " ns of the event before it"));
+      return absl::InternalError(
+          absl::StrCat("event ", event.event_id, " has committed_at ",
+                       event.committed_at_ns, " ns, before the ",
+                       last_committed_at_ns, " ns of the event before it"));
     }
     last_committed_at_ns = event.committed_at_ns;
     ++next;
