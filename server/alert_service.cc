@@ -258,14 +258,17 @@ class PublishStreamReactor final
   // `event_limits` must outlive the reactor. `auth` and `caller` are null
   // without authentication; else each request is charged to the caller's
   // publish rate.
+  // `open_streams` counts this stream, and OnDone takes it off.
   PublishStreamReactor(PublishPipeline* pipeline, Clock* clock,
                        const EventLimits& event_limits, Authenticator* auth,
-                       const Authenticator::Caller* caller)
+                       const Authenticator::Caller* caller,
+                       std::atomic<int>* open_streams)
       : pipeline_(pipeline),
         clock_(clock),
         event_limits_(event_limits),
         auth_(auth),
-        caller_(caller) {
+        caller_(caller),
+        open_streams_(open_streams) {
     StartRead(&request_);
   }
 
@@ -334,7 +337,10 @@ class PublishStreamReactor final
     Perform(actions);
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    open_streams_->fetch_sub(1);
+    delete this;
+  }
 
  private:
   // What to do once mu_ is released.
@@ -445,6 +451,7 @@ class PublishStreamReactor final
   const EventLimits& event_limits_;
   Authenticator* const auth_;
   const Authenticator::Caller* const caller_;
+  std::atomic<int>* const open_streams_;
   // Owned by the read side: at most one read is in flight.
   v1::PublishRequest request_;
 
@@ -552,8 +559,19 @@ AlertServiceImpl::PublishStream(grpc::CallbackServerContext* context) {
         grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>>(
         caller.status());
   }
+  if (publish_streams_.fetch_add(1) >= limits_.max_publish_streams) {
+    publish_streams_.fetch_sub(1);
+    return new RejectedCall<
+        grpc::ServerBidiReactor<v1::PublishRequest, v1::PublishResponse>>(
+        absl::ResourceExhaustedError(absl::StrCat(
+            "too many concurrent publish streams: this server serves at most ",
+            limits_.max_publish_streams,
+            " PublishStream streams at once (--max-publish-streams=",
+            limits_.max_publish_streams,
+            "); retry later, or publish over the streams already open")));
+  }
   return new PublishStreamReactor(pipeline_, clock_, limits_.events, auth_,
-                                  *caller);
+                                  *caller, &publish_streams_);
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* AlertServiceImpl::Subscribe(

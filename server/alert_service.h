@@ -1,6 +1,8 @@
 #ifndef DIPWIRE_SERVER_ALERT_SERVICE_H_
 #define DIPWIRE_SERVER_ALERT_SERVICE_H_
 
+#include <atomic>
+
 #include "common/clock.h"
 #include "dipwire/v1/alerts.grpc.pb.h"
 #include "server/alert_hub.h"
@@ -100,6 +102,8 @@ class AlertServiceImpl final
   const Limits limits_;
   WebhookSinks* const sinks_;
   Authenticator* const auth_;
+  // PublishStream calls open now (at most limits_.max_publish_streams).
+  std::atomic<int> publish_streams_{0};
 };
 
 }  // namespace dipwire::server

@@ -25,7 +25,7 @@ constexpr int64_t kPendingCeiling = 100'000'000;
 
 constexpr int64_t kPendingBytesCeiling = int64_t{64} << 30;
 
-constexpr std::array<LimitFlag, 10> kLimitFlags = {{
+constexpr std::array<LimitFlag, 11> kLimitFlags = {{
     {"--max-message-bytes", "largest request message, in bytes", INT_MAX,
      [](const Limits& l) -> int64_t { return l.max_message_bytes; },
      [](Limits* l, int64_t v) { l->max_message_bytes = static_cast<int>(v); }},
@@ -68,6 +68,12 @@ constexpr std::array<LimitFlag, 10> kLimitFlags = {{
     {"--max-streams", "Subscribe streams open at once", kCountCeiling,
      [](const Limits& l) -> int64_t { return l.max_streams; },
      [](Limits* l, int64_t v) { l->max_streams = static_cast<int>(v); }},
+    {"--max-publish-streams", "PublishStream streams open at once",
+     kCountCeiling,
+     [](const Limits& l) -> int64_t { return l.max_publish_streams; },
+     [](Limits* l, int64_t v) {
+       l->max_publish_streams = static_cast<int>(v);
+     }},
     {"--max-pending-events", "published events waiting to be committed",
      kPendingCeiling,
      [](const Limits& l) { return static_cast<int64_t>(l.max_pending_events); },

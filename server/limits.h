@@ -46,6 +46,10 @@ struct Limits {
   // response (up to 512 KiB) in memory; a thousand is far more desks,
   // dashboards and sinks than a newsroom runs, and bounds that memory.
   int max_streams = 1000;
+  // PublishStream streams open at once. Each costs gRPC's buffers and one
+  // request in memory; a newsroom runs a handful of ingest scripts, and an
+  // ingest bug that opens streams in a loop must not take the memory.
+  int max_publish_streams = 100;
   // Events accepted by Publish and PublishStream but not yet taken by the
   // writer (the publish queue). 100,000 is many seconds of peak ingest and
   // room for dozens of PublishStream callers with full windows; beyond it a

@@ -131,6 +131,58 @@ TEST_F(LimitsEndToEndTest, MaxStreamsRefusesTheNextStreamUntilOneEnds) {
   EXPECT_THAT(next, IsOk());
 }
 
+TEST_F(LimitsEndToEndTest, MaxPublishStreamsRefusesTheNextStreamUntilOneEnds) {
+  StartServer({"--max-publish-streams", "1"});
+  v1::PublishResponse response;
+  auto first = client_->PublishStream();
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT((*first)->Send(TradeBatch("first", 1)), IsOk());
+  // Answered: the server has admitted it.
+  absl::StatusOr<bool> answered = (*first)->Receive(&response);
+  ASSERT_THAT(answered, IsOk());
+  ASSERT_TRUE(*answered);
+  EXPECT_FALSE(response.has_error());
+
+  auto second = client_->PublishStream();
+  ASSERT_THAT(second, IsOk());
+  // The server ends the call at once; the send may or may not get out.
+  (void)(*second)->Send(TradeBatch("second", 1));
+  answered = (*second)->Receive(&response);
+  ASSERT_THAT(answered, IsOk());
+  EXPECT_FALSE(*answered);
+  EXPECT_THAT((*second)->Finish(),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "too many concurrent publish streams: this server "
+                       "serves at most 1 PublishStream streams at once "
+                       "(--max-publish-streams=1); retry later, or publish "
+                       "over the streams already open"));
+  // Unary Publish holds no stream: still served.
+  EXPECT_THAT(client_->Publish(TradeBatch("unary", 1)), IsOk());
+
+  // Once the first ends, a new stream is admitted. The server learns of the
+  // end asynchronously, so a retry may come just before it has.
+  ASSERT_THAT((*first)->Finish(), IsOk());
+  const absl::Time deadline = absl::Now() + kStreamWait;
+  bool admitted = false;
+  for (int attempt = 0; !admitted && absl::Now() < deadline; ++attempt) {
+    auto retry = client_->PublishStream();
+    ASSERT_THAT(retry, IsOk());
+    (void)(*retry)->Send(TradeBatch(absl::StrCat("retry-", attempt), 1));
+    absl::StatusOr<bool> got = (*retry)->Receive(&response);
+    ASSERT_THAT(got, IsOk());
+    admitted = *got;
+    if (admitted) {
+      EXPECT_FALSE(response.has_error());
+      EXPECT_THAT((*retry)->Finish(), IsOk());
+    } else {
+      EXPECT_THAT((*retry)->Finish(),
+                  StatusIs(absl::StatusCode::kResourceExhausted));
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  }
+  EXPECT_TRUE(admitted);
+}
+
 TEST_F(LimitsEndToEndTest, StreamOfAKilledClientProcessFreesItsPlace) {
   StartServer({"--max-streams", "1"});
   ASSERT_THAT(client_->Publish(TradeBatch("t", 1)), IsOk());

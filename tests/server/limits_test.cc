@@ -45,6 +45,7 @@ TEST(LimitsTest, DefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(limits.filter.max_length, Filter::kMaxLength);
   EXPECT_EQ(limits.filter.max_depth, Filter::kMaxDepth);
   EXPECT_EQ(limits.max_streams, 1000);
+  EXPECT_EQ(limits.max_publish_streams, 100);
   EXPECT_EQ(limits.max_pending_events, 100000U);
   EXPECT_EQ(limits.max_pending_bytes, size_t{256} << 20);
 }

@@ -166,7 +166,7 @@ TEST(ServerConfigTest, FieldsSetTheirFlagsAndUnsetFieldsKeepTheDefaults) {
   ASSERT_THAT(Apply(absl::StrCat(R"(
       listen: "[::1]:7000" data_dir: "/var/lib/dipwire" insecure_listen: true
       tls { cert_file: "s.pem" key_file: "s.key" client_ca_file: "ca.pem" }
-      limits { max_streams: 7 max_filter_depth: 9 }
+      limits { max_streams: 7 max_filter_depth: 9 max_publish_streams: 3 }
       auth { tokens { name: "wire" sha256: ")",
                                  kHash, R"(" roles: [PUBLISH, SUBSCRIBE]
                       publish_rate { events_per_second: 2.5 } } })"),
@@ -180,6 +180,7 @@ TEST(ServerConfigTest, FieldsSetTheirFlagsAndUnsetFieldsKeepTheDefaults) {
   EXPECT_EQ(options.tls.client_ca_file, "ca.pem");
   EXPECT_EQ(options.limits.max_streams, 7);
   EXPECT_EQ(options.limits.filter.max_depth, 9);
+  EXPECT_EQ(options.limits.max_publish_streams, 3);
   EXPECT_EQ(options.limits.max_message_bytes, Limits().max_message_bytes);
   ASSERT_EQ(options.tokens.size(), 1U);
   const TokenSpec& token = options.tokens.front();
