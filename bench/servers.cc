@@ -111,9 +111,13 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   std::vector<std::string> args;
   switch (mode) {
     case Mode::kDipwire:
-      // --max-streams: the bench opens 1,000 subscribers and more.
-      args = {programs.dipwired, "--listen",      "127.0.0.1:0", "--data-dir",
-              dir + "/data",     "--max-streams", "100000"};
+      // The bench opens 1,000 subscribers and more, and as many publishers
+      // as it is told.
+      args = {programs.dipwired, "--listen", "127.0.0.1:0", "--data-dir",
+              dir + "/data"};
+      for (const char* limit : {"--max-streams", "--max-publish-streams"}) {
+        args.insert(args.end(), {limit, "100000"});
+      }
       break;
     case Mode::kBare:
       args = {programs.bare_server, "--listen", "127.0.0.1:0"};

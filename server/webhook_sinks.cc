@@ -70,17 +70,23 @@ struct SlistDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
-// POSTs `body` to `url` with `curl`, a handle kept from request to request:
-// curl_easy_reset clears its options but keeps its open connections, so
-// that the next request to the same host reuses one (HTTP keep-alive, TLS
-// session and all). Returns the HTTP status code, or UNAVAILABLE for a
-// transport error or timeout (the message says which), CANCELLED when
-// `stopping` became true. Blocks for at most `timeout` (plus up to a second
-// to notice `stopping`).
-absl::StatusOr<int> Post(CURL* curl, const std::string& url,
+// POSTs `body` to `url` with `*handle`, a curl handle kept from request to
+// request (made here when null): curl_easy_reset clears its options but
+// keeps its open connections, so that the next request to the same host
+// reuses one (HTTP keep-alive, TLS session and all). libcurl sends a request
+// again, on a new connection, when a kept one turns out closed before any
+// answer came: a receiver may then get an alert twice in a row, which
+// at-least-once delivery allows (README, "Webhook sinks"). Returns the HTTP
+// status code, or UNAVAILABLE for a transport error or timeout (the message
+// says which), CANCELLED when `stopping` became true. Blocks for at most
+// `timeout` (plus up to a second to notice `stopping`).
+absl::StatusOr<int> Post(std::unique_ptr<CURL, CurlDeleter>* handle,
+                         const std::string& url,
                          const std::vector<std::string>& headers,
                          const std::string& body, absl::Duration timeout,
                          const std::atomic<bool>* stopping) {
+  if (*handle == nullptr) handle->reset(curl_easy_init());
+  CURL* const curl = handle->get();
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
   curl_easy_reset(curl);
   std::unique_ptr<curl_slist, SlistDeleter> list;
@@ -113,6 +119,8 @@ absl::StatusOr<int> Post(CURL* curl, const std::string& url,
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error.data());
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "dipwire-webhooks/0.1");
   const CURLcode rc = curl_easy_perform(curl);
+  // The handle outlives `error`: it must not keep pointing at it.
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError("the server is shutting down");
   }
@@ -147,7 +155,6 @@ class WebhookSinks::Worker {
         hub_(hub),
         clock_(clock),
         random_(std::random_device()()),
-        curl_(curl_easy_init()),
         cursor_(cursor) {}
 
   ~Worker() {
@@ -370,7 +377,7 @@ class WebhookSinks::Worker {
       }
       ++*attempts;
       const absl::StatusOr<int> code =
-          Post(curl_.get(), spec_.url, headers, body, spec_.timeout, &abort_);
+          Post(&curl_, spec_.url, headers, body, spec_.timeout, &abort_);
       if (code.ok() && *code >= 200 && *code < 300) {
         GlobalMetrics().sink_deliveries.Increment();
         SetLastError("");
@@ -455,8 +462,8 @@ class WebhookSinks::Worker {
 
   // Touched only by the sink's thread (and StartThread/Stop).
   std::mt19937_64 random_;
-  // The sink's HTTP client, with its connections (Post); null when
-  // curl_easy_init failed, and every Post then fails.
+  // The sink's HTTP client, with its connections: made by the first Post
+  // (and again by the next, should curl_easy_init fail).
   std::unique_ptr<CURL, CurlDeleter> curl_;
   std::thread thread_;
 

@@ -73,6 +73,21 @@ _MAX_BACKOFF_EXPONENT = 64
 _SUBSCRIBE_RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE,
                                   grpc.StatusCode.RESOURCE_EXHAUSTED})
 
+# How dipwired's stream limits (--max-streams, --max-publish-streams) word
+# their RESOURCE_EXHAUSTED ("... retry later").
+_STREAM_LIMIT_PREFIX = "too many concurrent"
+
+
+def _publish_stream_retryable(error: "DipwireError") -> bool:
+    """Whether a ``PublishStream`` that ended with ``error`` is worth
+    opening again: ``UNAVAILABLE``, or the server's refusal of one stream
+    more than ``--max-publish-streams``. Not any other ``RESOURCE_EXHAUSTED``:
+    a request over the message size also ends the stream with it, and would
+    again."""
+    return (error.code == grpc.StatusCode.UNAVAILABLE or
+            (error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and
+             error.message.startswith(_STREAM_LIMIT_PREFIX)))
+
 T = TypeVar("T")
 
 
@@ -640,13 +655,15 @@ class Client:
         ``requests`` is read lazily, and asked again after each response
         even once it has run out, so its producer may add requests (say,
         the rest of a rejected batch) after seeing a response. When the
-        stream breaks with ``UNAVAILABLE``, or a request is answered with
-        ``UNAVAILABLE``, the requests without an answer are sent again, in
-        order, on a new stream after the backoff: safe, because ``event_id``
-        is the idempotency key (an event that was stored comes back as
-        ``DUPLICATE``). Raises the last ``UNAVAILABLE`` as
-        :class:`DipwireError` once ``backoff.give_up_after`` has passed, and
-        any other stream error at once.
+        stream breaks with ``UNAVAILABLE`` or is refused because the server
+        serves its ``--max-publish-streams`` already (``RESOURCE_EXHAUSTED``,
+        "retry later"), or a request is answered with ``UNAVAILABLE``, the
+        requests without an answer are sent again, in order, on a new stream
+        after the backoff: safe, because ``event_id`` is the idempotency key
+        (an event that was stored comes back as ``DUPLICATE``). Raises the
+        last of those errors as :class:`DipwireError` once
+        ``backoff.give_up_after`` has passed, and any other stream error at
+        once.
         """
         if window < 1:
             raise ValueError(f"window must be at least 1, not {window}")
@@ -673,7 +690,7 @@ class Client:
                         error = DipwireError.from_number(
                             response.error.code, response.error.message)
                 except DipwireError as stream_error:
-                    if stream_error.code != grpc.StatusCode.UNAVAILABLE:
+                    if not _publish_stream_retryable(stream_error):
                         raise
                     error = stream_error
                 if error is not None:

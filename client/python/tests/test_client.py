@@ -215,6 +215,50 @@ def test_subscribe_retries_resource_exhausted(dipwired_factory) -> None:
     assert [a.alert_id for a in seen] == [a.alert_id for a in history]
 
 
+def test_publish_batches_waits_for_a_publish_stream(dipwired_factory) -> None:
+    # --max-publish-streams 1: while another stream holds the one slot, the
+    # stream publish_batches opens is refused with RESOURCE_EXHAUSTED ("retry
+    # later"); it retries until the slot is free and loses nothing.
+    server = dipwired_factory(extra_args=["--max-publish-streams", "1"])
+    refused: List[DipwireError] = []
+    release = threading.Event()
+
+    def holder_requests() -> Iterator[alerts_pb2.PublishRequest]:
+        yield alerts_pb2.PublishRequest(events=[DEMO_EVENTS[0]])
+        release.wait(30)  # then the stream ends
+
+    with Client(server.address, timeout=10,
+                backoff=Backoff(initial=0.05, maximum=0.2)) as client:
+        held: List[alerts_pb2.PublishResponse] = []
+        holder = threading.Thread(
+            target=lambda: held.extend(client.publish_stream(
+                holder_requests())))
+        holder.start()
+        results: List[object] = []
+        batches = [(i, alerts_pb2.PublishRequest(events=[event]))
+                   for i, event in enumerate(DEMO_EVENTS[1:4])]
+        worker = threading.Thread(target=lambda: results.extend(
+            client.publish_batches(
+                iter(batches),
+                on_retry=lambda attempt, delay, error: refused.append(error))))
+        try:
+            wait_until(lambda: len(held) == 1)  # it holds the one slot
+            worker.start()
+            wait_until(lambda: len(refused) >= 1)
+            release.set()
+            wait_until(lambda: len(results) == len(batches))
+        finally:
+            release.set()
+            holder.join(timeout=10)
+            worker.join(timeout=10)
+    assert refused[0].code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "--max-publish-streams=1" in refused[0].message
+    assert [tag for tag, _ in results] == [0, 1, 2]
+    for _, response in results:
+        assert not response.HasField("error")
+        assert response.results[0].outcome == response.results[0].ACCEPTED
+
+
 class _RefusingSubscribe(alerts_pb2_grpc.AlertServiceServicer):
     """A stand-in server whose Subscribe fails with ``codes`` in turn, then
     sends one alert and ends the stream."""

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -67,8 +68,15 @@ class Receiver:
         self._released = threading.Event()
         receiver = self
 
+        self.connections: List[socket.socket] = []
+
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.append(self.connection)
 
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 with receiver.lock:
@@ -166,6 +174,14 @@ class Receiver:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+        # Kept-alive connections too: a closed receiver answers nothing.
+        with self.lock:
+            connections = list(self.connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
         self.thread.join(timeout=WAIT)
 
 
