@@ -85,6 +85,9 @@ class AlertServiceImpl final
       const v1::RedeliverDeadLettersRequest* request,
       v1::RedeliverDeadLettersResponse* response) override;
 
+  // PublishStream calls open now, for /metrics.
+  [[nodiscard]] int publish_streams() const { return publish_streams_.load(); }
+
  private:
   // The caller of `context` if it holds `role`; null when auth_ is null.
   absl::StatusOr<const Authenticator::Caller*> Authorize(

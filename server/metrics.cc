@@ -504,6 +504,9 @@ std::string RenderMetrics(const ServerMetrics& metrics,
   Family(&out, "dipwire_subscribe_streams", "gauge",
          "Subscribe streams open now.");
   Sample(&out, "dipwire_subscribe_streams", "", gauges.open_streams);
+  Family(&out, "dipwire_publish_streams", "gauge",
+         "PublishStream streams open now.");
+  Sample(&out, "dipwire_publish_streams", "", gauges.open_publish_streams);
   Family(&out, "dipwire_subscriber_max_lag_alerts", "gauge",
          "The largest distance, in alerts of the log, from a Subscribe "
          "stream's cursor to the newest alert.");

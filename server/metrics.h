@@ -140,6 +140,8 @@ ServerMetrics& GlobalMetrics();
 struct ScrapedGauges {
   // Subscribe streams open now.
   uint64_t open_streams = 0;
+  // PublishStream streams open now.
+  uint64_t open_publish_streams = 0;
   // The largest distance, in alerts, from a stream's cursor to the head of
   // the alert log (0 when every stream is caught up).
   uint64_t max_subscriber_lag = 0;

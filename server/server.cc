@@ -218,6 +218,8 @@ class Server::Impl {
     ScrapedGauges gauges;
     const AlertHub::StreamStats streams = hub_->stream_stats();
     gauges.open_streams = streams.open_streams;
+    gauges.open_publish_streams =
+        static_cast<uint64_t>(std::max(service_->publish_streams(), 0));
     gauges.max_subscriber_lag = streams.max_lag;
     gauges.store_bytes = StoreBytes(data_dir);
     gauges.oldest_alert_position = hub_->trimmed_through() + 1;

@@ -173,6 +173,15 @@ TEST_F(MetricsTest, CountsStreamsAndDeliveries) {
   EXPECT_THAT(values,
               Contains(Pair("dipwire_subscriber_alerts_delivered_total{}", 3)));
   stream->Cancel();
+
+  EXPECT_THAT(Scrape(), Contains(Pair("dipwire_publish_streams{}", 0)));
+  auto session = client_->PublishStream();
+  ASSERT_THAT(session, IsOk());
+  ASSERT_THAT((*session)->Send(request), IsOk());
+  v1::PublishResponse answer;
+  ASSERT_THAT((*session)->Receive(&answer), IsOk());  // the server has it
+  EXPECT_THAT(Scrape(), Contains(Pair("dipwire_publish_streams{}", 1)));
+  EXPECT_THAT((*session)->Finish(), IsOk());
 }
 
 TEST_F(MetricsTest, OtherPathsAndMethodsAreRefused) {
