@@ -71,9 +71,10 @@ struct SlistDeleter {
 };
 
 // POSTs `body` to `url` with `*handle`, a curl handle kept from request to
-// request (made here when null): curl_easy_reset clears its options but
-// keeps its open connections, so that the next request to the same host
-// reuses one (HTTP keep-alive, TLS session and all). libcurl sends a request
+// request (made here when null). Post leaves it as curl_easy_reset does:
+// without options, so that it points at nothing of this call, but with its
+// open connections, so that the next request to the same host reuses one
+// (HTTP keep-alive, TLS session and all). libcurl sends a request
 // again, on a new connection, when a kept one turns out closed before any
 // answer came: a receiver may then get an alert twice in a row, which
 // at-least-once delivery allows (README, "Webhook sinks"). Returns the HTTP
@@ -88,7 +89,6 @@ absl::StatusOr<int> Post(std::unique_ptr<CURL, CurlDeleter>* handle,
   if (*handle == nullptr) handle->reset(curl_easy_init());
   CURL* const curl = handle->get();
   if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
-  curl_easy_reset(curl);
   std::unique_ptr<curl_slist, SlistDeleter> list;
   for (const std::string& header : headers) {
     curl_slist* appended = curl_slist_append(list.get(), header.c_str());
@@ -119,8 +119,11 @@ absl::StatusOr<int> Post(std::unique_ptr<CURL, CurlDeleter>* handle,
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error.data());
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "dipwire-webhooks/0.1");
   const CURLcode rc = curl_easy_perform(curl);
-  // The handle outlives `error`: it must not keep pointing at it.
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  long code = 0;
+  if (rc == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  // The handle outlives `error`, `list` and `body`.
+  curl_easy_reset(curl);
+  // NOLINTEND(google-runtime-int,cppcoreguidelines-pro-type-vararg)
   if (rc == CURLE_ABORTED_BY_CALLBACK) {
     return absl::CancelledError("the server is shutting down");
   }
@@ -128,9 +131,6 @@ absl::StatusOr<int> Post(std::unique_ptr<CURL, CurlDeleter>* handle,
     return absl::UnavailableError(error[0] != '\0' ? std::string(error.data())
                                                    : curl_easy_strerror(rc));
   }
-  long code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
-  // NOLINTEND(google-runtime-int,cppcoreguidelines-pro-type-vararg)
   return static_cast<int>(code);
 }
 
