@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -28,14 +29,47 @@ using ::dipwire::testing::StatusIs;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
 
+// The starts the tests attach streams with.
+StartSpec Earliest() {
+  StartSpec start;
+  start.kind = StartSpec::Kind::kEarliest;
+  return start;
+}
+// After the alert at `position`; for durable `subscription`, when given,
+// which the start moves there (a seek).
+StartSpec AfterPosition(uint64_t position, std::string subscription = "") {
+  StartSpec start;
+  start.kind = StartSpec::Kind::kAfterPosition;
+  start.after_position = position;
+  start.subscription = std::move(subscription);
+  return start;
+}
+// Where durable `subscription` stands (its head, when it is new).
+StartSpec Resume(std::string subscription) {
+  StartSpec start;
+  start.kind = StartSpec::Kind::kResume;
+  start.subscription = std::move(subscription);
+  return start;
+}
+
 // A Stream that records what the hub sends and acknowledges each write at
 // once, as a client reading as fast as it can would.
 class RecordingStream final : public AlertHub::Stream {
  public:
-  void Attach(AlertHub* hub, AlertHub::StreamId id) ABSL_LOCKS_EXCLUDED(mu_) {
-    absl::MutexLock lock(&mu_);
-    hub_ = hub;
-    id_ = id;
+  // Attaches this stream to `hub` from `start` (no filter, hourly
+  // heartbeats) and, when the hub takes it, gives it its id, which its
+  // writes are acknowledged with.
+  absl::StatusOr<AlertHub::StreamId> AttachTo(
+      AlertHub* hub, const StartSpec& start = StartSpec())
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::StatusOr<AlertHub::StreamId> id =
+        hub->Attach(this, Filter(), start, absl::Hours(1));
+    if (id.ok()) {
+      absl::MutexLock lock(&mu_);
+      hub_ = hub;
+      id_ = *id;
+    }
+    return id;
   }
 
   void Send(std::string bytes) override ABSL_LOCKS_EXCLUDED(mu_) {
@@ -164,19 +198,14 @@ TEST_F(AlertHubTest, LiveStreamIsServedWhileCatchUpReadsAreStuck) {
   RecordingStream behind1;
   RecordingStream behind2;
   for (RecordingStream* stream : {&behind1, &behind2}) {
-    StartSpec earliest;
-    earliest.kind = StartSpec::Kind::kEarliest;
-    auto id = hub.Attach(stream, Filter(), earliest, absl::Hours(1));
-    ASSERT_THAT(id, IsOk());
-    stream->Attach(&hub, *id);
+    ASSERT_THAT(stream->AttachTo(&hub, Earliest()), IsOk());
   }
   ASSERT_TRUE(failing_->AwaitHeldReads(1, kWait));
 
   // A live stream gets a new alert while the catch-up reads are stuck.
   RecordingStream live;
-  auto id = hub.Attach(&live, Filter(), StartSpec(), absl::Hours(1));
+  auto id = live.AttachTo(&hub);
   ASSERT_THAT(id, IsOk());
-  live.Attach(&hub, *id);
   ASSERT_THAT(store_->Append({MakeEvent(101)}, {MakeAlert(101)}), IsOk());
   hub.Publish({std::make_shared<const StoredAlert>(MakeAlert(101))});
   EXPECT_THAT(live.AwaitAlerts(1), ::testing::ElementsAre("al-101-0"));
@@ -201,24 +230,15 @@ TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   ASSERT_THAT(store_->PutSubscription("desk", 3, clock_.Now()), IsOk());
 
   // No start: resumes after the stored position.
-  StartSpec resume;
-  resume.kind = StartSpec::Kind::kResume;
-  resume.subscription = "desk";
   RecordingStream older;
-  auto older_id = hub.Attach(&older, Filter(), resume, absl::Hours(1));
+  auto older_id = older.AttachTo(&hub, Resume("desk"));
   ASSERT_THAT(older_id, IsOk());
-  older.Attach(&hub, *older_id);
   EXPECT_THAT(older.AwaitAlerts(2), ::testing::ElementsAre("al-4-0", "al-5-0"));
 
   // A stream with a start takes over and moves the subscription.
-  StartSpec seek;
-  seek.kind = StartSpec::Kind::kAfterPosition;
-  seek.after_position = 1;
-  seek.subscription = "desk";
   RecordingStream newer;
-  auto newer_id = hub.Attach(&newer, Filter(), seek, absl::Hours(1));
+  auto newer_id = newer.AttachTo(&hub, AfterPosition(1, "desk"));
   ASSERT_THAT(newer_id, IsOk());
-  newer.Attach(&hub, *newer_id);
   EXPECT_THAT(older.AwaitEnd(),
               StatusIs(absl::StatusCode::kAborted,
                        ::testing::HasSubstr("took over subscription desk")));
@@ -230,13 +250,9 @@ TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   EXPECT_EQ(*stored, std::optional<uint64_t>(1));
 
   // A new name without a start is created at the head.
-  StartSpec fresh;
-  fresh.kind = StartSpec::Kind::kResume;
-  fresh.subscription = "night";
   RecordingStream night;
-  auto night_id = hub.Attach(&night, Filter(), fresh, absl::Hours(1));
+  auto night_id = night.AttachTo(&hub, Resume("night"));
   ASSERT_THAT(night_id, IsOk());
-  night.Attach(&hub, *night_id);
   ASSERT_THAT(store_->Append({MakeEvent(6)}, {MakeAlert(6)}), IsOk());
   hub.Publish({std::make_shared<const StoredAlert>(MakeAlert(6))});
   EXPECT_THAT(night.AwaitAlerts(1), ::testing::ElementsAre("al-6-0"));
@@ -264,14 +280,9 @@ TEST_F(AlertHubTest,
   // A stream seeks "desk": its first turn stores the new start, and is held
   // there, past its check that the subscription was not deleted.
   failing_->HoldPuts();
-  StartSpec seek;
-  seek.kind = StartSpec::Kind::kAfterPosition;
-  seek.after_position = 1;
-  seek.subscription = "desk";
   RecordingStream stream;
-  auto id = hub.Attach(&stream, Filter(), seek, absl::Hours(1));
+  auto id = stream.AttachTo(&hub, AfterPosition(1, "desk"));
   ASSERT_THAT(id, IsOk());
-  stream.Attach(&hub, *id);
   ASSERT_TRUE(failing_->AwaitHeldPut(kWait));
 
   // DeleteSubscription meanwhile: it waits for the write, then deletes.
@@ -298,23 +309,19 @@ TEST_F(AlertHubTest, MaxStreamsBoundsOpenStreamsAndAnEndedOneFreesItsPlace) {
   AlertHub hub(failing_.get(), &clock_, options);
   ASSERT_THAT(hub.Start(), IsOk());
 
-  StartSpec durable;
-  durable.subscription = "desk";
-  durable.kind = StartSpec::Kind::kResume;
+  const StartSpec durable = Resume("desk");
   RecordingStream first;
   RecordingStream second;
-  auto first_id = hub.Attach(&first, Filter(), durable, absl::Hours(1));
+  auto first_id = first.AttachTo(&hub, durable);
   ASSERT_THAT(first_id, IsOk());
-  first.Attach(&hub, *first_id);
-  auto second_id = hub.Attach(&second, Filter(), StartSpec(), absl::Hours(1));
+  auto second_id = second.AttachTo(&hub);
   ASSERT_THAT(second_id, IsOk());
-  second.Attach(&hub, *second_id);
   EXPECT_EQ(hub.open_stream_count(), 2U);
 
   // N open: the N+1th is refused, naming the limit; nothing is attached.
   RecordingStream third;
   EXPECT_THAT(
-      hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1)).status(),
+      third.AttachTo(&hub).status(),
       StatusIs(absl::StatusCode::kResourceExhausted,
                "too many concurrent streams: this server serves at most 2 "
                "Subscribe streams at once (--max-streams=2); retry later"));
@@ -322,24 +329,21 @@ TEST_F(AlertHubTest, MaxStreamsBoundsOpenStreamsAndAnEndedOneFreesItsPlace) {
 
   // A takeover replaces the stream it ends, so it is let in at the limit.
   RecordingStream takeover;
-  auto takeover_id = hub.Attach(&takeover, Filter(), durable, absl::Hours(1));
+  auto takeover_id = takeover.AttachTo(&hub, durable);
   ASSERT_THAT(takeover_id, IsOk());
-  takeover.Attach(&hub, *takeover_id);
   EXPECT_THAT(first.AwaitEnd(), StatusIs(absl::StatusCode::kAborted));
   hub.Detach(*first_id);
   EXPECT_EQ(hub.open_stream_count(), 2U);
-  EXPECT_THAT(
-      hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1)).status(),
-      StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(third.AttachTo(&hub).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
 
   // Once a stream has ended (before its call is even done), its place is
   // free.
   hub.Cancel(*second_id);
   EXPECT_THAT(second.AwaitEnd(), StatusIs(absl::StatusCode::kCancelled));
   EXPECT_EQ(hub.open_stream_count(), 1U);
-  auto third_id = hub.Attach(&third, Filter(), StartSpec(), absl::Hours(1));
+  auto third_id = third.AttachTo(&hub);
   ASSERT_THAT(third_id, IsOk());
-  third.Attach(&hub, *third_id);
   hub.Detach(*second_id);
   EXPECT_EQ(hub.open_stream_count(), 2U);
 
@@ -399,9 +403,7 @@ TEST_F(AlertHubTest, StreamStatsReportOpenStreamsAndTheLagOfAStalledOne) {
   EXPECT_EQ(hub.stream_stats().max_lag, 0U);
 
   StalledStream stalled;
-  StartSpec earliest;
-  earliest.kind = StartSpec::Kind::kEarliest;
-  auto id = hub.Attach(&stalled, Filter(), earliest, absl::Hours(1));
+  auto id = hub.Attach(&stalled, Filter(), Earliest(), absl::Hours(1));
   ASSERT_THAT(id, IsOk());
   // Its first response holds alerts 1 and 2, and is never read: the stream
   // stands 3 alerts behind the head.
@@ -427,12 +429,8 @@ TEST_F(AlertHubTest, RetentionGapEndsACatchUpAndRefusesOlderStarts) {
   // A stream catching up from the store, its first read held...
   failing_->HoldReads();
   RecordingStream behind;
-  StartSpec after5;
-  after5.kind = StartSpec::Kind::kAfterPosition;
-  after5.after_position = 5;
-  auto id = hub.Attach(&behind, Filter(), after5, absl::Hours(1));
+  auto id = behind.AttachTo(&hub, AfterPosition(5));
   ASSERT_THAT(id, IsOk());
-  behind.Attach(&hub, *id);
   ASSERT_TRUE(failing_->AwaitHeldReads(1, kWait));
   // ...while retention deletes the alerts it has not read yet.
   hub.SetTrimmedThrough(50);
@@ -445,19 +443,14 @@ TEST_F(AlertHubTest, RetentionGapEndsACatchUpAndRefusesOlderStarts) {
 
   // A start before the kept alerts is refused at once.
   RecordingStream old;
-  StartSpec after10 = after5;
-  after10.after_position = 10;
-  EXPECT_THAT(hub.Attach(&old, Filter(), after10, absl::Hours(1)),
+  EXPECT_THAT(old.AttachTo(&hub, AfterPosition(10)),
               StatusIs(absl::StatusCode::kOutOfRange,
                        ::testing::HasSubstr(EncodeCursor(50))));
 
   // EARLIEST starts at the oldest kept alert.
   RecordingStream earliest;
-  StartSpec from_start;
-  from_start.kind = StartSpec::Kind::kEarliest;
-  id = hub.Attach(&earliest, Filter(), from_start, absl::Hours(1));
+  id = earliest.AttachTo(&hub, Earliest());
   ASSERT_THAT(id, IsOk());
-  earliest.Attach(&hub, *id);
   const std::vector<std::string> ids = earliest.AwaitAlerts(50);
   ASSERT_FALSE(ids.empty());
   EXPECT_EQ(ids.front(), "al-51-0");
