@@ -285,6 +285,7 @@ std::string Describe(const Scenario& s) {
 enum Metric {
   kEventsPerS,
   kDeliveriesPerS,
+  kDeliveriesPerRead,
   kP50Ms,
   kP99Ms,
   kMaxMs,
@@ -311,6 +312,7 @@ struct MetricInfo {
 constexpr std::array<MetricInfo, kMetricCount> kMetrics = {{
     {"events/s", 0},
     {"deliveries/s", 0},
+    {"deliveries per read", 2},
     {"latency p50 ms", 2},
     {"latency p99 ms", 2},
     {"latency max ms", 2},
@@ -405,6 +407,10 @@ absl::StatusOr<std::vector<std::unique_ptr<Subscriber>>> Attach(
 struct Deliveries {
   int64_t unique = 0;
   int64_t lost = 0;
+  // Deliveries (duplicates included) and the reads that carried them: how
+  // many alerts a response (an XREAD reply) brought on average.
+  int64_t deliveries = 0;
+  int64_t reads = 0;
   int64_t last_ns = 0;
   std::vector<int64_t> latency_ns;
   // Each subscriber's first and second half of its deliveries: does the
@@ -423,6 +429,8 @@ Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
     const Tally& tally = (*subscribers)[static_cast<size_t>(s)]->tally();
     out.unique += tally.unique();
     out.lost += count - tally.unique();
+    out.deliveries += tally.deliveries();
+    out.reads += tally.reads();
     out.last_ns = std::max(out.last_ns, tally.last_ns());
     const std::vector<int64_t>& latency = tally.latency_ns();
     const auto half =
@@ -432,6 +440,12 @@ Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
     out.late_ns.insert(out.late_ns.end(), half, latency.end());
   }
   return out;
+}
+
+double DeliveriesPerRead(const Deliveries& got) {
+  return got.reads > 0 ? static_cast<double>(got.deliveries) /
+                             static_cast<double>(got.reads)
+                       : std::numeric_limits<double>::quiet_NaN();
 }
 
 absl::Status StopServer(ServerProcess& server) {
@@ -486,6 +500,7 @@ absl::StatusOr<Figures> RunLive(const Run& run, int live, bool stalled) {
         static_cast<double>(got.unique) /
         (static_cast<double>(std::max(got.last_ns, published_ns) - start_ns) /
          1e9);
+    f[kDeliveriesPerRead] = DeliveriesPerRead(got);
     f[kP50Ms] = PercentileMs(&got.latency_ns, 0.5);
     f[kP99Ms] = PercentileMs(&got.latency_ns, 0.99);
     f[kMaxMs] = PercentileMs(&got.latency_ns, 1.0);
@@ -540,6 +555,7 @@ absl::StatusOr<Figures> RunCatchUp(const Run& run) {
       static_cast<double>(got.unique) /
       (static_cast<double>(std::max(got.last_ns, start_ns + 1) - start_ns) /
        1e9);
+  f[kDeliveriesPerRead] = DeliveriesPerRead(got);
   f[kLost] = static_cast<double>(got.lost);
   FillCpu(before, after, tool_cpu, static_cast<double>(got.unique), &f);
   return f;

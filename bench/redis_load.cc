@@ -165,6 +165,7 @@ class RedisSubscriber final : public Subscriber {
         }
         last.assign(entry->element[0]->str, entry->element[0]->len);
       }
+      tally_.CountRead();
       if (first > 0) progress_->Add(first);
     }
   }

@@ -49,8 +49,7 @@ constexpr absl::Time kMaxStorableTime =
 // Schema version 1. STRICT tables make SQLite enforce the column types.
 // alert_ids is the netstring encoding of the ids ("3:a-1,3:a-2,"): any bytes,
 // and readable in the sqlite3 shell. alerts.event_seq names the event whose
-// derivation produced the alert. meta holds the maximum committed_at of all
-// events, so that Head() does not scan the log.
+// derivation produced the alert. meta holds retention's trim marks (below).
 constexpr absl::string_view kCreateSchema = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
