@@ -45,13 +45,16 @@ class Tally {
   // Records a delivery of `event` at `now_ns`; returns 1 if it is the first
   // of that event, else 0 (a duplicate, or not an event of this run).
   int Record(const v1::DiplomaticEvent& event, int64_t now_ns);
-  // Counts one read (a gRPC response, a Redis XREAD reply) that carried at
-  // least one delivery.
-  void CountRead() { ++reads_; }
+  // Counts one read (a gRPC response, a Redis XREAD reply) that carried
+  // `alerts` alerts (entries); reads that carried none are not counted.
+  void CountRead(int64_t alerts) {
+    if (alerts <= 0) return;
+    ++reads_;
+    read_alerts_ += alerts;
+  }
 
-  // Deliveries counted by Record, duplicates included.
-  int64_t deliveries() const { return unique_ + duplicates_; }
   int64_t reads() const { return reads_; }
+  int64_t read_alerts() const { return read_alerts_; }
 
   int64_t unique() const { return unique_; }
   int64_t duplicates() const { return duplicates_; }
@@ -64,6 +67,7 @@ class Tally {
   int64_t unique_ = 0;
   int64_t duplicates_ = 0;
   int64_t reads_ = 0;
+  int64_t read_alerts_ = 0;
   int64_t last_ns_ = 0;
 };
 

@@ -407,10 +407,10 @@ absl::StatusOr<std::vector<std::unique_ptr<Subscriber>>> Attach(
 struct Deliveries {
   int64_t unique = 0;
   int64_t lost = 0;
-  // Deliveries (duplicates included) and the reads that carried them: how
-  // many alerts a response (an XREAD reply) brought on average.
-  int64_t deliveries = 0;
+  // Reads that carried alerts, and the alerts they carried: how many a
+  // response (an XREAD reply) brought on average.
   int64_t reads = 0;
+  int64_t read_alerts = 0;
   int64_t last_ns = 0;
   std::vector<int64_t> latency_ns;
   // Each subscriber's first and second half of its deliveries: does the
@@ -429,8 +429,8 @@ Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
     const Tally& tally = (*subscribers)[static_cast<size_t>(s)]->tally();
     out.unique += tally.unique();
     out.lost += count - tally.unique();
-    out.deliveries += tally.deliveries();
     out.reads += tally.reads();
+    out.read_alerts += tally.read_alerts();
     out.last_ns = std::max(out.last_ns, tally.last_ns());
     const std::vector<int64_t>& latency = tally.latency_ns();
     const auto half =
@@ -443,7 +443,7 @@ Deliveries Collect(std::vector<std::unique_ptr<Subscriber>>* subscribers,
 }
 
 double DeliveriesPerRead(const Deliveries& got) {
-  return got.reads > 0 ? static_cast<double>(got.deliveries) /
+  return got.reads > 0 ? static_cast<double>(got.read_alerts) /
                              static_cast<double>(got.reads)
                        : std::numeric_limits<double>::quiet_NaN();
 }

@@ -223,7 +223,7 @@ class GrpcSubscriber final
     for (const v1::Alert& alert : response_.alerts()) {
       first += tally_.Record(alert.event(), now);
     }
-    if (response_.alerts_size() > 0) tally_.CountRead();
+    tally_.CountRead(response_.alerts_size());
     if (first > 0) progress_->Add(first);
     if (!stalled_) StartRead(&response_);
   }

@@ -165,7 +165,7 @@ class RedisSubscriber final : public Subscriber {
         }
         last.assign(entry->element[0]->str, entry->element[0]->len);
       }
-      tally_.CountRead();
+      tally_.CountRead(static_cast<int64_t>(entries->elements));
       if (first > 0) progress_->Add(first);
     }
   }
