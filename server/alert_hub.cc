@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -119,10 +120,14 @@ absl::Status AlertHub::Start() {
                                               " but its head is ", head_));
     }
   }
+  const int live_threads =
+      options_.live_threads > 0
+          ? options_.live_threads
+          : static_cast<int>(
+                std::max(1U, std::thread::hardware_concurrency() / 2));
   threads_.reserve(
-      static_cast<size_t>(options_.live_threads + options_.catch_up_threads) +
-      1);
-  for (int i = 0; i < options_.live_threads; ++i) {
+      static_cast<size_t>(live_threads + options_.catch_up_threads) + 1);
+  for (int i = 0; i < live_threads; ++i) {
     threads_.emplace_back([this] { WorkerLoop(/*catch_up=*/false); });
   }
   for (int i = 0; i < options_.catch_up_threads; ++i) {
