@@ -1,5 +1,7 @@
 #include "server/alert_hub.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -22,6 +24,16 @@ namespace {
 
 // Tail entries copied per lock hold while collecting.
 constexpr size_t kTailChunk = 256;
+
+// The cores this process may run on: its CPU affinity (a container's
+// --cpuset-cpus, taskset), else what the machine has. A CPU quota
+// (--cpus) is not seen.
+int UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());
+}
 
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
@@ -120,11 +132,9 @@ absl::Status AlertHub::Start() {
                                               " but its head is ", head_));
     }
   }
-  const int live_threads =
-      options_.live_threads > 0
-          ? options_.live_threads
-          : static_cast<int>(
-                std::max(1U, std::thread::hardware_concurrency() / 2));
+  const int live_threads = options_.live_threads > 0
+                               ? options_.live_threads
+                               : std::max(1, UsableCores() / 2);
   threads_.reserve(
       static_cast<size_t>(live_threads + options_.catch_up_threads) + 1);
   for (int i = 0; i < live_threads; ++i) {

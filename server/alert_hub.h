@@ -60,10 +60,12 @@ struct AlertHubOptions {
   // store read never delays a live stream.
   // A live worker also makes its streams' writes (gRPC's sendmsg runs on
   // the thread that starts a write), competing for the cores with gRPC's
-  // own threads and the publish writer. 0 means one per two cores, at
-  // least one: on two cores one worker took 0.93 × the CPU per delivery
-  // of two, at 0.55 × the p99, at 100 alerts/s to 1,000 subscribers
-  // (PERFORMANCE.md, "One live worker per two cores").
+  // own threads and the publish writer. 0 (or less) means one per two
+  // usable cores (the process's CPU affinity), at least one: on two cores
+  // one worker took 0.93 × the CPU per delivery of two, at 0.55 × the p99,
+  // at 100 alerts/s to 1,000 subscribers, and gave 1.23 × the
+  // deliveries/s at unlimited fan-out to 100, where the p99 grew with the
+  // faster publisher (PERFORMANCE.md, "One live worker per two cores").
   int live_threads = 0;
   int catch_up_threads = 2;
   // How often idle streams are checked for a due heartbeat.

@@ -223,6 +223,35 @@ TEST_F(AlertHubTest, LiveStreamIsServedWhileCatchUpReadsAreStuck) {
   hub.Stop();
 }
 
+TEST_F(AlertHubTest, SeveralLiveWorkersGiveEveryStreamEveryAlertOnceInOrder) {
+  // dipwired starts one live worker per two cores; on a larger machine
+  // several serve the same streams in turn.
+  AlertHubOptions options;
+  options.live_threads = 4;
+  AlertHub hub(store_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+  std::vector<std::unique_ptr<RecordingStream>> streams;
+  for (int i = 0; i < 16; ++i) {
+    streams.push_back(std::make_unique<RecordingStream>());
+    ASSERT_THAT(streams.back()->AttachTo(&hub), IsOk());
+  }
+
+  constexpr uint64_t kAlerts = 300;
+  std::vector<std::string> expected;
+  for (uint64_t first = 1; first <= kAlerts; first += 10) {
+    std::vector<std::shared_ptr<const StoredAlert>> group;
+    for (uint64_t position = first; position < first + 10; ++position) {
+      group.push_back(std::make_shared<const StoredAlert>(MakeAlert(position)));
+      expected.push_back(absl::StrCat("al-", position, "-0"));
+    }
+    hub.Publish(std::move(group));
+  }
+  for (auto& stream : streams) {
+    EXPECT_EQ(stream->AwaitAlerts(kAlerts), expected);
+  }
+  hub.Stop();
+}
+
 TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   Fill(5);
   AlertHub hub(failing_.get(), &clock_);
