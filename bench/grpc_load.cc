@@ -117,6 +117,8 @@ void StreamLane(const std::string& address, const Lane& lane,
       absl::Status checked = CheckAnswer(response, RequestSize(lane, r, per));
       if (!checked.ok()) {
         error->Set(std::move(checked));
+        // Else Finish would wait for the answers nobody reads.
+        context.TryCancel();
         break;
       }
       window.Release();
