@@ -50,6 +50,13 @@ constexpr absl::Time kMaxStorableTime =
 // alert_ids is the netstring encoding of the ids ("3:a-1,3:a-2,"): any bytes,
 // and readable in the sqlite3 shell. alerts.event_seq names the event whose
 // derivation produced the alert. meta holds retention's trim marks (below).
+//
+// Every index is a B-tree each commit writes a page of, so alerts have none
+// besides their position: an alert id is derived from its event's sequence
+// (unique by construction), and created_at is found by a binary search over
+// positions (AlertPositionBefore). Databases created by an earlier dipwired
+// (same version 1) also have UNIQUE on alerts.alert_id and an index
+// alerts_by_created_at: they work as they are, and nothing reads either.
 constexpr absl::string_view kCreateSchema = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
@@ -65,12 +72,11 @@ CREATE TABLE events(
 ) STRICT;
 CREATE TABLE alerts(
   pos INTEGER PRIMARY KEY,
-  alert_id TEXT NOT NULL UNIQUE,
+  alert_id TEXT NOT NULL,
   event_seq INTEGER NOT NULL,
   created_at_ns INTEGER NOT NULL,
   payload BLOB NOT NULL
 ) STRICT;
-CREATE INDEX alerts_by_created_at ON alerts(created_at_ns);
 )sql";
 
 // Durable subscriptions (issue #3). Not part of kCreateSchema: databases
@@ -262,6 +268,7 @@ class ScopedStatement {
     if (stmt_ != nullptr) stmt_->Reset();
   }
   Statement* operator->() const { return stmt_; }
+  Statement& operator*() const { return *stmt_; }
 
  private:
   Statement* stmt_;
@@ -669,6 +676,46 @@ absl::Status InsertAlerts(Connection& writer,
     DIPWIRE_RETURN_IF_ERROR(insert->Run());
   }
   return absl::OkStatus();
+}
+
+// The stored-nanoseconds bound b such that a time column <= b  <=>  the time
+// is strictly before `t`; nullopt when no storable time is before `t`.
+std::optional<int64_t> NanosBefore(absl::Time t) {
+  if (t <= kMinStorableTime) return std::nullopt;
+  if (t > kMaxStorableTime) return std::numeric_limits<int64_t>::max();
+  // created_at < t  <=>  created_at_ns <= ceil(t in ns) - 1.
+  const int64_t floor = absl::ToUnixNanos(t);
+  const int64_t ceil = absl::FromUnixNanos(floor) < t ? floor + 1 : floor;
+  return ceil - 1;
+}
+
+// The largest key in [first, last] whose time is <= bound, or first - 1
+// when there is none. `lookup` selects the time of the row whose key is ?1;
+// every key in [first, last] has a row, and the times are non-decreasing in
+// the key, so a binary search is O(log n) point reads with no index on the
+// time. `what` names a key in errors.
+absl::StatusOr<int64_t> LastKeyAtOrBefore(Statement& lookup, int64_t first,
+                                          int64_t last, int64_t bound,
+                                          absl::string_view what) {
+  // Invariant: the answer lies in [low, high].
+  int64_t low = first - 1;
+  int64_t high = last;
+  while (low < high) {
+    const int64_t mid = low + (high - low + 1) / 2;
+    lookup.Reset();
+    lookup.BindInt64(1, mid);
+    DIPWIRE_ASSIGN_OR_RETURN(const bool row, lookup.Step());
+    if (!row) {
+      return absl::InternalError(absl::StrCat(what, " ", mid, " is missing"));
+    }
+    if (lookup.ColumnInt64(0) <= bound) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  lookup.Reset();
+  return low;
 }
 
 }  // namespace
@@ -1168,64 +1215,45 @@ absl::Status SqliteEventStore::Impl::ReadAlerts(uint64_t after,
 
 absl::StatusOr<uint64_t> SqliteEventStore::Impl::AlertPositionBefore(
     absl::Time t) {
-  // created_at < t  <=>  created_at_ns <= ceil(t in ns) - 1, for t in range.
-  if (t <= kMinStorableTime) return 0;
-  int64_t bound = std::numeric_limits<int64_t>::max();
-  if (t <= kMaxStorableTime) {
-    const int64_t floor = absl::ToUnixNanos(t);
-    const int64_t ceil = absl::FromUnixNanos(floor) < t ? floor + 1 : floor;
-    bound = ceil - 1;
-  }
+  const std::optional<int64_t> bound = NanosBefore(t);
+  if (!bound.has_value()) return 0;
   ReaderLease reader(this);
-  // The index on created_at_ns (which includes pos, the rowid) is walked
-  // backwards from the bound: O(log n). With created_at non-decreasing in
-  // pos, the first entry found is the largest position before t.
+  // Retention deletes a prefix of the log, so the positions kept are
+  // [first, last], all present. `range` stays open until the end, and with
+  // it the read snapshot the lookups see.
+  DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement range,
+                           reader->Get("SELECT IFNULL(MIN(pos), 0),"
+                                       " IFNULL(MAX(pos), 0) FROM alerts"));
+  DIPWIRE_ASSIGN_OR_RETURN(const bool row, range->Step());
+  if (!row) return absl::InternalError("alert range query returned no row");
+  const int64_t first = range->ColumnInt64(0);
+  const int64_t last = range->ColumnInt64(1);
+  if (last == 0) return 0;
   DIPWIRE_ASSIGN_OR_RETURN(
-      ScopedStatement stmt,
-      reader->Get("SELECT pos FROM alerts WHERE created_at_ns <= ?1"
-                  " ORDER BY created_at_ns DESC, pos DESC LIMIT 1"));
-  stmt->BindInt64(1, bound);
-  DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
-  if (!row) return 0;
-  return static_cast<uint64_t>(stmt->ColumnInt64(0));
+      ScopedStatement lookup,
+      reader->Get("SELECT created_at_ns FROM alerts WHERE pos = ?1"));
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t found,
+      LastKeyAtOrBefore(*lookup, first, last, *bound, "alert position"));
+  return found < first ? 0 : static_cast<uint64_t>(found);
 }
 
 absl::StatusOr<uint64_t> SqliteEventStore::Impl::EventSequenceBefore(
     absl::Time t) {
-  if (t <= kMinStorableTime) return 0;
-  int64_t bound = std::numeric_limits<int64_t>::max();  // committed_at <= it
-  if (t <= kMaxStorableTime) {
-    const int64_t floor = absl::ToUnixNanos(t);
-    const int64_t ceil = absl::FromUnixNanos(floor) < t ? floor + 1 : floor;
-    bound = ceil - 1;
-  }
+  const std::optional<int64_t> bound = NanosBefore(t);
+  if (!bound.has_value()) return 0;
   ReaderLease reader(this);
   DIPWIRE_ASSIGN_OR_RETURN(
       const int64_t last,
       reader->QueryInt64("SELECT IFNULL(MAX(seq), 0) FROM events"));
   DIPWIRE_ASSIGN_OR_RETURN(
-      ScopedStatement stmt,
+      ScopedStatement lookup,
       reader->Get("SELECT committed_at_ns FROM events WHERE seq = ?1"));
-  // Events have no index on committed_at; with committed_at non-decreasing
-  // in seq, a binary search over seq is O(log n) point reads. Invariant:
-  // the answer lies in [low, high].
-  int64_t low = 0;
-  int64_t high = last;
-  while (low < high) {
-    const int64_t mid = low + (high - low + 1) / 2;
-    stmt->Reset();
-    stmt->BindInt64(1, mid);
-    DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
-    if (!row)
-      return absl::InternalError(
-          absl::StrCat("event seq ", mid, " is missing"));
-    if (stmt->ColumnInt64(0) <= bound) {
-      low = mid;
-    } else {
-      high = mid - 1;
-    }
-  }
-  return static_cast<uint64_t>(low);
+  // Retention keeps every event's row: the sequences are 1..last.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      const int64_t found,
+      LastKeyAtOrBefore(*lookup, 1, last, *bound, "event seq"));
+  return static_cast<uint64_t>(found);
 }
 
 absl::Status SqliteEventStore::Impl::PutSnapshot(

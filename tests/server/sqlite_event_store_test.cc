@@ -878,6 +878,27 @@ TEST_F(SqliteEventStoreTest, LookupAfterTrimmingStillFindsTheOriginal) {
   EXPECT_EQ(store->Head()->last_sequence, 5u);
 }
 
+TEST_F(SqliteEventStoreTest, AlertPositionBeforeTimeAmongTheAlertsKept) {
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  // Alert n was created at kT0 + n minutes.
+  AppendEvents(*store, 1, 9);
+  const auto minute = [](int64_t n) { return kT0 + absl::Minutes(n); };
+  EXPECT_EQ(*store->AlertPositionBefore(minute(5)), 4u);
+  ASSERT_THAT(store->PutSnapshot(MakeSnapshot(9, 9, "s")), IsOk());
+  ASSERT_EQ(*store->TrimAlerts(6, 5000), 6u);
+  // Alerts 7..9 are kept: a time among them finds the one before it...
+  EXPECT_EQ(*store->AlertPositionBefore(minute(8)), 7u);
+  EXPECT_EQ(*store->AlertPositionBefore(minute(8) + absl::Nanoseconds(1)), 8u);
+  EXPECT_EQ(*store->AlertPositionBefore(absl::InfiniteFuture()), 9u);
+  // ...and a time at or before the oldest kept finds none: 0, as for an
+  // empty log, whatever was created before it and deleted.
+  EXPECT_EQ(*store->AlertPositionBefore(minute(7)), 0u);
+  EXPECT_EQ(*store->AlertPositionBefore(minute(5)), 0u);
+  ASSERT_EQ(*store->TrimAlerts(9, 5000), 9u);
+  EXPECT_EQ(*store->AlertPositionBefore(absl::InfiniteFuture()), 0u);
+}
+
 TEST_F(SqliteEventStoreTest, TrimAlertsMakesOlderCursorsOutOfRange) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
