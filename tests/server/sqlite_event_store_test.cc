@@ -457,6 +457,46 @@ TEST_F(SqliteEventStoreTest, ReadAlertsAfterPositionPages) {
   EXPECT_EQ(events[1].sequence, 5u);
 }
 
+TEST_F(SqliteEventStoreTest, GroupsOfMegabytesCommitAndReadBackWhole) {
+  // Each group's WAL frames are about 1 MiB, gathered in memory by the
+  // store's VFS and written in pieces SQLite's unix VFS takes (a write of
+  // 128 KiB or more fails there with SQLITE_FULL); the four fill the WAL
+  // past an automatic checkpoint (1,000 pages).
+  constexpr int kGroups = 4;
+  constexpr int kPerGroup = 1500;
+  std::unique_ptr<SqliteEventStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  uint64_t seq = 0;
+  for (int g = 0; g < kGroups; ++g) {
+    std::vector<StoredEvent> group;
+    for (int i = 0; i < kPerGroup; ++i) {
+      ++seq;
+      StoredEvent event = MakeEvent(seq, absl::StrCat("ev-", seq), kT0);
+      event.event.set_summary(
+          absl::StrCat(std::string(600, 'x'), " summary of ", seq));
+      group.push_back(std::move(event));
+    }
+    ASSERT_THAT(store->Append(group, {}), IsOk());
+  }
+  const auto read_all = [](SqliteEventStore& from) {
+    std::vector<StoredEvent> events;
+    EXPECT_THAT(from.ReadEvents(0, kGroups * kPerGroup + 1, &events), IsOk());
+    return events;
+  };
+  std::vector<StoredEvent> events = read_all(*store);
+  ASSERT_THAT(events, SizeIs(kGroups * kPerGroup));
+  EXPECT_EQ(events.back().sequence, seq);
+  EXPECT_THAT(events.back().event.summary(),
+              HasSubstr(absl::StrCat(" summary of ", seq)));
+  store.reset();
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  events = read_all(*store);
+  ASSERT_THAT(events, SizeIs(kGroups * kPerGroup));
+  EXPECT_EQ(events[kPerGroup].event.event_id(),
+            absl::StrCat("ev-", kPerGroup + 1));
+}
+
 TEST_F(SqliteEventStoreTest, AlertPositionBeforeTime) {
   std::unique_ptr<SqliteEventStore> store = OpenStore();
   ASSERT_NE(store, nullptr);
