@@ -287,9 +287,9 @@ class Connection {
     sqlite3* db = nullptr;
     // NOMUTEX: SQLite's own per-connection mutex is redundant with our
     // one-thread-at-a-time use. EXRESCODE: extended result codes. The VFS
-    // writes a commit's WAL frames with one system call instead of two per
-    // frame; it needs synchronous=FULL on the connection that writes, which
-    // CheckOrCreateSchema sets (sqlite_wal_vfs.h).
+    // writes a commit's WAL frames with one system call per 64 KiB instead
+    // of two per frame; it needs synchronous=FULL on the connection that
+    // writes, which CheckOrCreateSchema sets (sqlite_wal_vfs.h).
     const int rc = sqlite3_open_v2(
         path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
         BufferedWalVfsName());
@@ -455,6 +455,8 @@ int64_t ClampToKey(uint64_t n) {
 // kEventsTrimmedKey and kAlertsTrimmedKey. Retention may have deleted every
 // alert: the alert head is then the trim mark. Retention keeps every event's
 // row (only its payload goes), so the last event's committed_at is there.
+// The last column, the newest alert's created_at (NULL when there is none),
+// is for CheckContinuesLog.
 constexpr absl::string_view kHeadSql =
     "SELECT (SELECT IFNULL(MAX(seq), 0) FROM events),"
     " MAX((SELECT IFNULL(MAX(pos), 0) FROM alerts),"
@@ -464,7 +466,8 @@ constexpr absl::string_view kHeadSql =
     " IFNULL((SELECT value FROM meta"
     " WHERE key = 'events_trimmed_through'), 0),"
     " IFNULL((SELECT value FROM meta"
-    " WHERE key = 'alerts_trimmed_through'), 0)";
+    " WHERE key = 'alerts_trimmed_through'), 0),"
+    " (SELECT created_at_ns FROM alerts ORDER BY pos DESC LIMIT 1)";
 
 // Reads the integer meta value `key` (0 when absent) on `connection`.
 absl::StatusOr<int64_t> MetaInt64(Connection& connection,
@@ -563,9 +566,9 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
   return rows;
 }
 
-// Fails unless the rows continue the log exactly, with committed_at never
-// going back (the head's committed_at is the last event's). Runs inside the
-// transaction.
+// Fails unless the rows continue the log exactly, with committed_at and
+// created_at never going back (EventSequenceBefore and AlertPositionBefore
+// rely on it). Runs inside the transaction.
 absl::Status CheckContinuesLog(Connection& writer,
                                const std::vector<EventRow>& events,
                                const std::vector<AlertRow>& alerts) {
@@ -592,12 +595,22 @@ absl::Status CheckContinuesLog(Connection& writer,
     ++next;
   }
   next = stmt->ColumnInt64(1) + 1;
+  int64_t last_created_at_ns = stmt->ColumnIsNull(5)
+                                   ? std::numeric_limits<int64_t>::min()
+                                   : stmt->ColumnInt64(5);
   for (const AlertRow& alert : alerts) {
     if (alert.position != next) {
       return absl::InternalError(absl::StrCat(
           "alert ", alert.alert_id, " has position ", alert.position,
           " but the alert log continues at ", next));
     }
+    if (alert.created_at_ns < last_created_at_ns) {
+      return absl::InternalError(
+          absl::StrCat("alert ", alert.alert_id, " has created_at ",
+                       alert.created_at_ns, " ns, before the ",
+                       last_created_at_ns, " ns of the alert before it"));
+    }
+    last_created_at_ns = alert.created_at_ns;
     ++next;
   }
   return absl::OkStatus();
@@ -718,7 +731,6 @@ absl::StatusOr<int64_t> LastKeyAtOrBefore(Statement& lookup, int64_t first,
       high = mid - 1;
     }
   }
-  lookup.Reset();
   return low;
 }
 
@@ -1226,9 +1238,12 @@ absl::StatusOr<uint64_t> SqliteEventStore::Impl::AlertPositionBefore(
   // Retention deletes a prefix of the log, so the positions kept are
   // [first, last], all present. `range` stays open until the end, and with
   // it the read snapshot the lookups see.
-  DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement range,
-                           reader->Get("SELECT IFNULL(MIN(pos), 0),"
-                                       " IFNULL(MAX(pos), 0) FROM alerts"));
+  // Two subqueries: SQLite finds a lone MIN or MAX at an end of the
+  // B-tree, but computes MIN and MAX together by reading every row.
+  DIPWIRE_ASSIGN_OR_RETURN(
+      ScopedStatement range,
+      reader->Get("SELECT IFNULL((SELECT MIN(pos) FROM alerts), 0),"
+                  " IFNULL((SELECT MAX(pos) FROM alerts), 0)"));
   DIPWIRE_ASSIGN_OR_RETURN(const bool row, range->Step());
   if (!row) return absl::InternalError("alert range query returned no row");
   const int64_t first = range->ColumnInt64(0);

@@ -27,12 +27,15 @@ sqlite3_vfs* Base(sqlite3_vfs* vfs) {
 // base VFS's file. `base_file` points there.
 struct File {
   sqlite3_file file;  // first: SQLite's handle is a File*
-  sqlite3_file* base_file;
-  bool wal;
+  sqlite3_file* base_file = nullptr;
+  // On a WAL whose writes are gathered, its database file; else null.
+  File* db_file = nullptr;
+  // On a database file, its WAL while that is open and gathers writes.
+  File* wal_file = nullptr;
   // The bytes written at [offset, offset + pending.size()) and not yet
   // passed to the base file; empty when there are none.
   std::string pending;
-  sqlite3_int64 offset;
+  sqlite3_int64 offset = 0;
 };
 
 File* Of(sqlite3_file* file) { return reinterpret_cast<File*>(file); }
@@ -49,6 +52,8 @@ int Flush(File* f) {
 
 int Close(sqlite3_file* file) {
   File* f = Of(file);
+  if (f->db_file != nullptr) f->db_file->wal_file = nullptr;
+  if (f->wal_file != nullptr) f->wal_file->db_file = nullptr;
   const int flushed = Flush(f);
   const int rc = f->base_file->pMethods->xClose(f->base_file);
   f->~File();
@@ -64,9 +69,11 @@ int Write(sqlite3_file* file, const void* data, int amount,
           sqlite3_int64 offset) {
   File* f = Of(file);
   const auto size = static_cast<size_t>(amount);
-  if (!f->wal) {
+  if (f->db_file == nullptr) {
+    if (const int rc = Flush(f); rc != SQLITE_OK) return rc;
     return f->base_file->pMethods->xWrite(f->base_file, data, amount, offset);
   }
+  if (f->pending.capacity() < kMaxBuffered) f->pending.reserve(kMaxBuffered);
   const bool follows =
       !f->pending.empty() &&
       offset == f->offset + static_cast<sqlite3_int64>(f->pending.size());
@@ -105,8 +112,9 @@ int CheckReservedLock(sqlite3_file* file, int* out) {
   return BaseFile(file)->pMethods->xCheckReservedLock(BaseFile(file), out);
 }
 
+// Not a flush: SQLite ignores the errors of most file controls, and sends
+// none to a WAL.
 int FileControl(sqlite3_file* file, int op, void* arg) {
-  if (const int rc = Flush(Of(file)); rc != SQLITE_OK) return rc;
   return BaseFile(file)->pMethods->xFileControl(BaseFile(file), op, arg);
 }
 
@@ -125,6 +133,17 @@ int ShmMap(sqlite3_file* file, int region, int size, int extend,
 }
 
 int ShmLock(sqlite3_file* file, int offset, int n, int flags) {
+  // On the database file. Lock 0 is the WAL's write lock (wal.c): before
+  // it is released, the WAL gets what is gathered, so that nothing of this
+  // connection's reaches the WAL later, over another writer's frames. A
+  // commit's frames went with its sync; what can be left here is frames a
+  // transaction spilled before it rolled back, whose loss on a failed
+  // write is harmless.
+  File* f = Of(file);
+  if (f->wal_file != nullptr && offset == 0 && n == 1 &&
+      flags == (SQLITE_SHM_UNLOCK | SQLITE_SHM_EXCLUSIVE)) {
+    Flush(f->wal_file);
+  }
   return BaseFile(file)->pMethods->xShmLock(BaseFile(file), offset, n, flags);
 }
 
@@ -174,8 +193,6 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
   f->file.pMethods = nullptr;  // xClose is not called unless set
   f->base_file = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) +
                                                  sizeof(File));
-  f->wal = (flags & SQLITE_OPEN_WAL) != 0;
-  f->offset = 0;
   const int rc =
       Base(vfs)->xOpen(Base(vfs), name, f->base_file, flags, out_flags);
   if (rc != SQLITE_OK || f->base_file->pMethods == nullptr ||
@@ -189,6 +206,19 @@ int Open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
     return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
   }
   f->file.pMethods = &kMethods;
+  if ((flags & SQLITE_OPEN_WAL) != 0) {
+    // Opened through this VFS too, as the connection's files all are.
+    File* db = Of(sqlite3_database_file_object(name));
+    // Without powersafe overwrite, SQLite pads a commit to a sector and
+    // writes the last padding frame's tail after the sync, while the
+    // commit is published: such a WAL's writes go straight through.
+    const int characteristics =
+        db->base_file->pMethods->xDeviceCharacteristics(db->base_file);
+    if ((characteristics & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0) {
+      f->db_file = db;
+      db->wal_file = f;
+    }
+  }
   return SQLITE_OK;
 }
 

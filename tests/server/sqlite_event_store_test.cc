@@ -305,6 +305,34 @@ TEST_F(SqliteEventStoreTest, CommitTimeGoingBackIsRejectedAndNothingStored) {
   EXPECT_THAT(store->Append({same}, {}), IsOk());
 }
 
+TEST_F(SqliteEventStoreTest, CreationTimeGoingBackIsRejectedAndNothingStored) {
+  // AlertPositionBefore's binary search needs created_at non-decreasing in
+  // position, across calls and within one.
+  std::unique_ptr<SqliteEventStore> store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  const Group one = MakeGroup(1, 1, kT0 + absl::Seconds(10));
+  ASSERT_THAT(store->Append(one.events, one.alerts), IsOk());
+
+  const StoredEvent two = MakeEvent(2, "ev-2", kT0 + absl::Seconds(10));
+  StoredAlert earlier = MakeAlert(2, two, "a-2");
+  *earlier.alert.mutable_created_at() = ToProto(kT0);
+  EXPECT_THAT(store->Append({two}, {earlier}),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("alert a-2 has created_at")));
+  StoredAlert later = MakeAlert(2, two, "a-2");
+  *later.alert.mutable_created_at() = ToProto(kT0 + absl::Seconds(11));
+  EXPECT_THAT(store->Append({two}, {later, MakeAlert(3, two, "a-3")}),
+              StatusIs(absl::StatusCode::kInternal,
+                       HasSubstr("alert a-3 has created_at")));
+
+  absl::StatusOr<LogHead> head = store->Head();
+  ASSERT_THAT(head, IsOk());
+  EXPECT_EQ(head->last_sequence, 1u);
+  EXPECT_EQ(head->last_alert_position, 1u);
+  // An equal creation time continues the log.
+  EXPECT_THAT(store->Append({two}, {MakeAlert(2, two, "a-2")}), IsOk());
+}
+
 TEST_F(SqliteEventStoreTest, GapInSequenceIsRejectedAndNothingStored) {
   std::unique_ptr<SqliteEventStore> store = OpenStore();
   ASSERT_NE(store, nullptr);
