@@ -566,6 +566,28 @@ absl::StatusOr<std::vector<AlertRow>> ToAlertRows(
   return rows;
 }
 
+// Checks the next row of a log: its key (`key_name`) must be `*next` and
+// its time (`time_name`) at or after `*last_ns`; then advances both. `kind`
+// ("event", "alert") and `id` name the row in errors.
+absl::Status CheckNextRow(absl::string_view kind, absl::string_view id,
+                          absl::string_view key_name, int64_t key,
+                          absl::string_view time_name, int64_t ns,
+                          int64_t* next, int64_t* last_ns) {
+  if (key != *next) {
+    return absl::InternalError(absl::StrCat(kind, " ", id, " has ", key_name,
+                                            " ", key, " but the ", kind,
+                                            " log continues at ", *next));
+  }
+  if (ns < *last_ns) {
+    return absl::InternalError(absl::StrCat(
+        kind, " ", id, " has ", time_name, " ", ns, " ns, before the ",
+        *last_ns, " ns of the ", kind, " before it"));
+  }
+  ++*next;
+  *last_ns = ns;
+  return absl::OkStatus();
+}
+
 // Fails unless the rows continue the log exactly, with committed_at and
 // created_at never going back (EventSequenceBefore and AlertPositionBefore
 // rely on it). Runs inside the transaction.
@@ -575,43 +597,24 @@ absl::Status CheckContinuesLog(Connection& writer,
   DIPWIRE_ASSIGN_OR_RETURN(ScopedStatement stmt, writer.Get(kHeadSql));
   DIPWIRE_ASSIGN_OR_RETURN(const bool row, stmt->Step());
   if (!row) return absl::InternalError("head query returned no row");
+  // The time of the log's last row, before any time when it has none.
+  const auto last_time = [&stmt](int column) {
+    return stmt->ColumnIsNull(column) ? std::numeric_limits<int64_t>::min()
+                                      : stmt->ColumnInt64(column);
+  };
   int64_t next = stmt->ColumnInt64(0) + 1;
-  int64_t last_committed_at_ns = stmt->ColumnIsNull(2)
-                                     ? std::numeric_limits<int64_t>::min()
-                                     : stmt->ColumnInt64(2);
+  int64_t last_ns = last_time(2);
   for (const EventRow& event : events) {
-    if (event.sequence != next) {
-      return absl::InternalError(absl::StrCat(
-          "event ", event.event_id, " has sequence ", event.sequence,
-          " but the event log continues at ", next));
-    }
-    if (event.committed_at_ns < last_committed_at_ns) {
-      return absl::InternalError(
-          absl::StrCat("event ", event.event_id, " has committed_at ",
-                       event.committed_at_ns, " ns, before the ",
-                       last_committed_at_ns, " ns of the event before it"));
-    }
-    last_committed_at_ns = event.committed_at_ns;
-    ++next;
+    DIPWIRE_RETURN_IF_ERROR(
+        CheckNextRow("event", event.event_id, "sequence", event.sequence,
+                     "committed_at", event.committed_at_ns, &next, &last_ns));
   }
   next = stmt->ColumnInt64(1) + 1;
-  int64_t last_created_at_ns = stmt->ColumnIsNull(5)
-                                   ? std::numeric_limits<int64_t>::min()
-                                   : stmt->ColumnInt64(5);
+  last_ns = last_time(5);
   for (const AlertRow& alert : alerts) {
-    if (alert.position != next) {
-      return absl::InternalError(absl::StrCat(
-          "alert ", alert.alert_id, " has position ", alert.position,
-          " but the alert log continues at ", next));
-    }
-    if (alert.created_at_ns < last_created_at_ns) {
-      return absl::InternalError(
-          absl::StrCat("alert ", alert.alert_id, " has created_at ",
-                       alert.created_at_ns, " ns, before the ",
-                       last_created_at_ns, " ns of the alert before it"));
-    }
-    last_created_at_ns = alert.created_at_ns;
-    ++next;
+    DIPWIRE_RETURN_IF_ERROR(CheckNextRow("alert", alert.alert_id, "position",
+                                         alert.position, "created_at",
+                                         alert.created_at_ns, &next, &last_ns));
   }
   return absl::OkStatus();
 }
