@@ -56,8 +56,10 @@ constexpr absl::Time kMaxStorableTime =
 // besides their position: an alert id is derived from its event's sequence
 // (unique by construction), and created_at is found by a binary search over
 // positions (AlertPositionBefore). Databases created by an earlier dipwired
-// (same version 1) also have UNIQUE on alerts.alert_id and an index
-// alerts_by_created_at: they work as they are, and nothing reads either.
+// (same version 1) also have UNIQUE on alerts.alert_id, which only a rebuild
+// of the table would remove and which they keep, and an index
+// alerts_by_created_at, which nothing reads and opening drops
+// (kDropUnusedIndexes).
 constexpr absl::string_view kCreateSchema = R"sql(
 CREATE TABLE meta(
   key TEXT PRIMARY KEY,
@@ -79,6 +81,12 @@ CREATE TABLE alerts(
   payload BLOB NOT NULL
 ) STRICT;
 )sql";
+
+// Indexes of earlier dipwireds that nothing reads and every commit would
+// write (kCreateSchema). Dropping one from an existing database frees its
+// pages in one transaction, once.
+constexpr absl::string_view kDropUnusedIndexes =
+    "DROP INDEX IF EXISTS alerts_by_created_at";
 
 // Durable subscriptions (issue #3). Not part of kCreateSchema: databases
 // created before it (schema version 1 all the same) get the table when they
@@ -836,7 +844,7 @@ class SqliteEventStore::Impl {
   static absl::Status CheckOrCreateSchema(Connection& writer,
                                           const std::string& path);
   // The tables added after schema version 1 was released, created when
-  // missing (CREATE TABLE IF NOT EXISTS).
+  // missing (CREATE TABLE IF NOT EXISTS); drops kDropUnusedIndexes.
   static absl::Status CreateOptionalTables(Connection& writer,
                                            const std::string& path);
 
@@ -1003,7 +1011,8 @@ absl::Status SqliteEventStore::Impl::CheckOrCreateSchema(
 
 absl::Status SqliteEventStore::Impl::CreateOptionalTables(
     Connection& writer, const std::string& path) {
-  absl::Status status = writer.Run(kCreateSubscriptions);
+  absl::Status status = writer.Run(kDropUnusedIndexes);
+  if (status.ok()) status = writer.Run(kCreateSubscriptions);
   if (status.ok()) status = writer.Run(kCreateDeadLetters);
   if (status.ok()) status = writer.Run(kCreateSnapshots);
   if (status.ok()) return status;

@@ -967,6 +967,29 @@ TEST_F(SqliteEventStoreTest, AlertPositionBeforeTimeAmongTheAlertsKept) {
   EXPECT_EQ(*store->AlertPositionBefore(absl::InfiniteFuture()), 0u);
 }
 
+TEST_F(SqliteEventStoreTest, OpeningDropsTheAlertTimeIndexOfEarlierVersions) {
+  // A database an earlier dipwired created has an index on created_at that
+  // every commit wrote and nothing reads any more.
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    AppendEvents(*store, 1, 4);
+  }
+  RawQuery("CREATE INDEX alerts_by_created_at ON alerts(created_at_ns)");
+  const std::string count_index =
+      "SELECT COUNT(*) FROM sqlite_schema"
+      " WHERE name = 'alerts_by_created_at'";
+  ASSERT_EQ(RawQuery(count_index), "1");
+
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(RawQuery(count_index), "0");
+  // What it indexed is still found, and the log goes on.
+  EXPECT_EQ(*store->AlertPositionBefore(kT0 + absl::Minutes(3)), 2u);
+  AppendEvents(*store, 5, 5);
+  EXPECT_EQ(*store->AlertPositionBefore(absl::InfiniteFuture()), 5u);
+}
+
 TEST_F(SqliteEventStoreTest, TrimAlertsMakesOlderCursorsOutOfRange) {
   auto store = OpenStore();
   ASSERT_NE(store, nullptr);
