@@ -147,25 +147,34 @@ absl::Status AlertHub::Start() {
   return absl::OkStatus();
 }
 
-void AlertHub::Publish(std::vector<std::shared_ptr<const StoredAlert>> alerts) {
-  if (alerts.empty()) return;
+std::vector<std::shared_ptr<const StoredAlert>> AlertHub::Publish(
+    std::vector<std::shared_ptr<const StoredAlert>> alerts) {
+  if (alerts.empty()) return alerts;
   absl::MutexLock lock(&mu_);
+  size_t published = 0;
   for (auto& alert : alerts) {
     if (alert->position != head_ + 1) {
       // A broken caller; the store would have refused the same gap.
       DIPWIRE_LOG(kError) << "alert position " << alert->position
                           << " does not follow head " << head_;
-      return;
+      break;
     }
     head_ = alert->position;
     tail_.push_back(std::move(alert));
+    ++published;
   }
+  // `alerts` is reused for the ones let go.
+  alerts.clear();
   while (tail_.size() > options_.tail_capacity) {
+    alerts.push_back(std::move(tail_.front()));
     tail_.pop_front();
     ++tail_first_;
   }
-  for (Sub* sub : waiting_) Enqueue(sub);
-  waiting_.clear();
+  if (published > 0) {
+    for (Sub* sub : waiting_) Enqueue(sub);
+    waiting_.clear();
+  }
+  return alerts;
 }
 
 uint64_t AlertHub::head() const {

@@ -131,8 +131,11 @@ class AlertHub {
 
   // Makes newly committed alerts visible and wakes the streams waiting for
   // them. `alerts` continue the log (positions head()+1, ...). Never blocks
-  // on I/O or on subscribers.
-  void Publish(std::vector<std::shared_ptr<const StoredAlert>> alerts)
+  // on I/O or on subscribers. Returns the alerts the tail no longer keeps,
+  // so that the caller chooses where they are destroyed (outside the hub's
+  // lock in any case).
+  std::vector<std::shared_ptr<const StoredAlert>> Publish(
+      std::vector<std::shared_ptr<const StoredAlert>> alerts)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The newest alert position (0 when the log has no alert).

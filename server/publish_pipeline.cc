@@ -374,25 +374,25 @@ v1::PublishResponse PublishPipeline::ApplyBatch(Pending* pending,
   return response;
 }
 
-absl::Status PublishPipeline::Commit(GroupWrites writes, absl::Time now,
+absl::Status PublishPipeline::Commit(GroupWrites* writes, absl::Time now,
                                      uint64_t first_sequence,
                                      uint64_t first_position) {
-  if (writes.events.empty()) return absl::OkStatus();
+  if (writes->events.empty()) return absl::OkStatus();
   const ScopedTimer commit_timer(&GlobalMetrics().commit_seconds);
-  absl::Status status = store_->Append(writes.events, writes.alerts);
+  absl::Status status = store_->Append(writes->events, writes->alerts);
   if (status.ok()) {
     last_committed_at_ = now;
     // Moved, not copied, into the entries the hub shares.
     std::vector<std::shared_ptr<const StoredAlert>> alerts;
-    alerts.reserve(writes.alerts.size());
-    for (StoredAlert& alert : writes.alerts) {
+    alerts.reserve(writes->alerts.size());
+    for (StoredAlert& alert : writes->alerts) {
       alerts.push_back(std::make_shared<const StoredAlert>(std::move(alert)));
     }
     GlobalMetrics().CountAlerts(alerts);
-    hub_->Publish(std::move(alerts));
+    writes->released = hub_->Publish(std::move(alerts));
     return status;
   }
-  DIPWIRE_LOG(kError) << "commit of " << writes.events.size()
+  DIPWIRE_LOG(kError) << "commit of " << writes->events.size()
                       << " events failed: " << status;
   // The engine has applied the group; put it back where the log is. (A
   // failed COMMIT may still have reached the disk: the log then holds the
@@ -479,7 +479,7 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
     }
   }
   const absl::Status committed =
-      Commit(std::move(writes), now, first_sequence, first_position);
+      Commit(&writes, now, first_sequence, first_position);
   std::vector<absl::AnyInvocable<void() &&>> flushes;
   group_flushes = &flushes;
   for (size_t b = 0; b < group.size(); ++b) {
@@ -490,6 +490,10 @@ void PublishPipeline::CommitGroup(std::deque<Pending> group) {
   }
   group_flushes = nullptr;
   for (auto& flush : flushes) std::move(flush)();
+  // Only now, with every answer on its way, are the group's requests and
+  // events and the alerts the hub let go destroyed (on return): a fifth of
+  // the writer's time in a profile at 64 events per request, spent while
+  // the publishers read their answers rather than before they get them.
 }
 
 }  // namespace dipwire::server

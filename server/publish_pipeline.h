@@ -129,6 +129,8 @@ class PublishPipeline {
   struct GroupWrites {
     std::vector<StoredEvent> events;
     std::vector<StoredAlert> alerts;
+    // Once committed: the alerts the hub's tail let go (AlertHub::Publish).
+    std::vector<std::shared_ptr<const StoredAlert>> released;
   };
 
   PublishPipeline(EventStore* store, AlertHub* hub, Clock* clock,
@@ -160,9 +162,10 @@ class PublishPipeline {
   // submitted, their bytes out of `pending->payloads`.
   v1::PublishResponse ApplyBatch(Pending* pending, absl::Time now,
                                  KnownEvents* known, GroupWrites* writes);
-  // Appends `writes` durably and makes the alerts visible; on failure
-  // rewinds to the log's state and returns the error for the group.
-  absl::Status Commit(GroupWrites writes, absl::Time now,
+  // Appends `writes` durably and makes the alerts visible (moving them out
+  // of `writes->alerts`); on failure rewinds to the log's state and returns
+  // the error for the group.
+  absl::Status Commit(GroupWrites* writes, absl::Time now,
                       uint64_t first_sequence, uint64_t first_position);
 
   // Const after construction.

@@ -252,6 +252,37 @@ TEST_F(AlertHubTest, SeveralLiveWorkersGiveEveryStreamEveryAlertOnceInOrder) {
   hub.Stop();
 }
 
+TEST_F(AlertHubTest, PublishHandsBackTheAlertsTheTailLetsGoOldestFirst) {
+  // The publish writer destroys them after answering its publishers, not
+  // under the hub's lock.
+  AlertHubOptions options;
+  options.tail_capacity = 3;
+  AlertHub hub(store_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+  RecordingStream live;
+  ASSERT_THAT(live.AttachTo(&hub), IsOk());
+  const auto publish = [this, &hub](uint64_t first, uint64_t last) {
+    std::vector<std::shared_ptr<const StoredAlert>> group;
+    for (uint64_t position = first; position <= last; ++position) {
+      EXPECT_THAT(store_->Append({MakeEvent(position)}, {MakeAlert(position)}),
+                  IsOk());
+      group.push_back(std::make_shared<const StoredAlert>(MakeAlert(position)));
+    }
+    std::vector<uint64_t> released;
+    for (const auto& alert : hub.Publish(std::move(group))) {
+      released.push_back(alert->position);
+    }
+    return released;
+  };
+  EXPECT_THAT(publish(1, 2), ::testing::IsEmpty());
+  EXPECT_THAT(publish(3, 5), ::testing::ElementsAre(1, 2));
+  EXPECT_THAT(publish(6, 6), ::testing::ElementsAre(3));
+  EXPECT_THAT(live.AwaitAlerts(6),
+              ::testing::ElementsAre("al-1-0", "al-2-0", "al-3-0", "al-4-0",
+                                     "al-5-0", "al-6-0"));
+  hub.Stop();
+}
+
 TEST_F(AlertHubTest, DurableStreamResumesStoresItsStartAndIsTakenOver) {
   Fill(5);
   AlertHub hub(failing_.get(), &clock_);
