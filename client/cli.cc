@@ -127,7 +127,8 @@ Flags of every command:
 A flag is written "--flag value" or "--flag=value"; --no-reconnect and
 --plaintext-token take no value.
 Exit status: 0 success; 1 failure (an event rejected, a server error or an
-unreachable server); 2 usage error.
+unreachable server); 2 usage error, including connection flags that cannot
+be used as given (a token refused in plaintext, an unreadable TLS file).
 )";
 
 // ---------------------------------------------------------------------------
@@ -389,6 +390,14 @@ int PrintError(std::ostream& err, const absl::Status& status) {
   return 1;
 }
 
+// Client::Connect fails only on the options it was given (a token it
+// refuses to send in plaintext, TLS files it cannot read), before any
+// connection: a usage error, as dipwire-ingest reports it too.
+int ConnectError(std::ostream& err, const absl::Status& status) {
+  PrintError(err, status);
+  return 2;
+}
+
 std::string OneLine(absl::string_view text) {
   return absl::StrReplaceAll(text, {{"\r\n", " "}, {"\n", " "}, {"\r", " "}});
 }
@@ -602,7 +611,7 @@ int RunPublish(const Args& args, std::istream& in, std::ostream& out,
   }
 
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
 
   Tally tally;
   std::vector<PendingEvent> batch;
@@ -792,7 +801,7 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
   SubscribeNotices notices(err);
   SubscribeSession session;
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return notices.Error(client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   absl::StatusOr<std::unique_ptr<AlertStream>> started =
       StartSubscription(**client, request, reconnect, &notices);
   if (!started.ok()) return notices.Error(started.status());
@@ -856,7 +865,7 @@ int RunAlerts(const Args& args, std::ostream& out, std::ostream& err) {
   const int64_t limit = *IntFlag(args, "limit", 100, 0);
   const std::string* filter = FindFlag(args, "filter");
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   return ListPages<v1::ListAlertsResponse>(
       limit,
       [&](int32_t page_size, const std::string& token) {
@@ -884,7 +893,7 @@ int RunEvents(const Args& args, std::ostream& out, std::ostream& err) {
   const int64_t limit = *IntFlag(args, "limit", 100, 0);
   const std::string* filter = FindFlag(args, "filter");
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   return ListPages<v1::ListEventsResponse>(
       limit,
       [&](int32_t page_size, const std::string& token) {
@@ -913,7 +922,7 @@ int RunEvents(const Args& args, std::ostream& out, std::ostream& err) {
 int RunSubscriptions(const Args& args, std::ostream& out, std::ostream& err) {
   const ClientOptions options = *ClientFlags(args);
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   if (args.positional.front() == "delete") {
     v1::DeleteSubscriptionRequest request;
     request.set_name(args.positional[1]);
@@ -1016,7 +1025,7 @@ void PrintSinkLine(const v1::Sink& sink, std::ostream& out) {
 int RunSinks(const Args& args, std::ostream& out, std::ostream& err) {
   const ClientOptions options = *ClientFlags(args);
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   const std::string& verb = args.positional.front();
   if (verb == "redeliver") {
     return RunSinksRedeliver(**client, args.positional[1], out, err);
@@ -1044,7 +1053,7 @@ int RunHealth(const Args& args, std::ostream& out, std::ostream& err) {
   // in plaintext) when one is at hand, e.g. DIPWIRE_TOKEN in a pod's env.
   options.token.clear();
   absl::StatusOr<std::unique_ptr<Client>> client = Client::Connect(options);
-  if (!client.ok()) return PrintError(err, client.status());
+  if (!client.ok()) return ConnectError(err, client.status());
   const std::string* service = FindFlag(args, "service");
   const absl::StatusOr<HealthStatus> health =
       (*client)->CheckHealth(service == nullptr ? "" : *service);

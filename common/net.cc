@@ -41,8 +41,10 @@ bool IsLoopbackHost(absl::string_view host) {
     return (ntohl(v4.s_addr) >> 24) == 127;
   }
   in6_addr v6{};
-  return inet_pton(AF_INET6, text.c_str(), &v6) == 1 &&
-         IN6_IS_ADDR_LOOPBACK(&v6);
+  if (inet_pton(AF_INET6, text.c_str(), &v6) != 1) return false;
+  // ::1, or an IPv4 loopback address mapped into IPv6 (::ffff:127.0.0.1).
+  return IN6_IS_ADDR_LOOPBACK(&v6) ||
+         (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127);
 }
 
 bool IsLocalTarget(absl::string_view target) {

@@ -164,7 +164,8 @@ TEST(CliTest, ATokenIsNotSentInPlaintextToAnotherMachine) {
   // TEST-NET-3: refused before any connection is made.
   const CliResult result = RunDipwire(
       {"alerts", "--server", "203.0.113.1:50051", "--token", "dw_x"});
-  EXPECT_EQ(result.exit_code, 1);
+  // A usage error, as dipwire-ingest reports the same refusal.
+  EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err,
               AllOf(HasSubstr("refusing to send the token in plaintext to "
                               "203.0.113.1:50051"),
@@ -239,12 +240,13 @@ TEST(CliTest, TokensNewChecksItsNameAndRoles) {
 TEST(CliTest, TlsAndTokenFlagsAreCheckedBeforeConnecting) {
   EXPECT_THAT(RunDipwire({"alerts", "--tls-cert", "c.pem"}).err,
               HasSubstr("--tls-cert and --tls-key go together"));
+  // Usage errors (2), as dipwire-ingest reports them.
   const CliResult missing = RunDipwire({"alerts", "--tls-ca", "/nonexistent"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, 2);
   EXPECT_THAT(missing.err, HasSubstr("--tls-ca: cannot read /nonexistent"));
   const CliResult bad_token =
       RunDipwire({"alerts", "--token", "dw_secret with\nnewline"});
-  EXPECT_EQ(bad_token.exit_code, 1);
+  EXPECT_EQ(bad_token.exit_code, 2);
   EXPECT_THAT(bad_token.err,
               AllOf(HasSubstr("printable ASCII"), Not(HasSubstr("dw_secret"))));
 }

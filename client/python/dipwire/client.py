@@ -439,9 +439,13 @@ def _is_loopback_host(host: str) -> bool:
     if host.lower().rstrip(".") == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # An IPv4 loopback address mapped into IPv6 (::ffff:127.0.0.1) too,
+    # which Python before 3.13 does not count as loopback.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def is_local_target(target: str) -> bool:
