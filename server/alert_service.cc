@@ -354,7 +354,7 @@ class PublishStreamReactor final
   };
 
   // Records the answer to request `ticket`. Called from the pipeline's
-  // thread, or from OnReadDone for a request that failed validation.
+  // answer thread, or from OnReadDone for a request that failed validation.
   void Answer(uint64_t ticket, absl::StatusOr<v1::PublishResponse> result) {
     v1::PublishResponse response;
     if (result.ok()) {

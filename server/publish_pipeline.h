@@ -42,8 +42,10 @@ struct PublishPipelineOptions {
 // queue here; one thread takes everything queued, checks idempotency,
 // derives alerts, and commits the whole group in one transaction, so that
 // under load many events share one fsync. Only after the commit does it make
-// the alerts visible to subscribers and answer each batch, in the order the
-// batches were submitted.
+// the alerts visible to subscribers and hand the group's answers to a
+// second thread, which answers each batch in the order the batches were
+// submitted while the writer goes on to the next group (writing an answer
+// to a gRPC stream runs the socket write on the thread that starts it).
 //
 // On start it loads the newest engine snapshot (EventStore::NewestSnapshot)
 // into a fresh AlertEngine, when there is one, and replays the stored events
@@ -53,21 +55,21 @@ struct PublishPipelineOptions {
 // Safe for concurrent use from multiple threads.
 class PublishPipeline {
  public:
-  // Called once per batch, on the pipeline's thread, after its events are
-  // committed (or with why nothing of it was stored): ALREADY_EXISTS for an
+  // Called once per batch, on the pipeline's answer thread, after its events
+  // are committed (or with why nothing of it was stored): ALREADY_EXISTS for an
   // event_id known with other content, UNAVAILABLE when shutting down or the
   // store is busy, INTERNAL otherwise. Must not block.
   using Callback =
       absl::AnyInvocable<void(absl::StatusOr<v1::PublishResponse>) &&>;
 
   // Replays the log into the engine (blocking; reads the whole event log)
-  // and starts the writer thread. `store`, `hub` and `clock` must outlive
-  // the pipeline.
+  // and starts the writer and answer threads. `store`, `hub` and `clock`
+  // must outlive the pipeline.
   static absl::StatusOr<std::unique_ptr<PublishPipeline>> Start(
       EventStore* store, AlertHub* hub, Clock* clock,
       PublishPipelineOptions options = {});
 
-  // Commits what is queued, then joins the writer.
+  // Commits and answers what is queued, then joins the threads (Stop).
   ~PublishPipeline();
   PublishPipeline(const PublishPipeline&) = delete;
   PublishPipeline& operator=(const PublishPipeline&) = delete;
@@ -81,8 +83,8 @@ class PublishPipeline {
   void Submit(v1::PublishRequest request, Callback done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Stops accepting, commits and answers what is queued, joins the writer.
-  // Idempotent.
+  // Stops accepting, commits and answers what is queued, joins the writer
+  // and answer threads. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Has the writer thread save the engine's state at the head of the log,
@@ -125,6 +127,13 @@ class PublishPipeline {
     absl::StatusOr<uint64_t> result;
   };
 
+  // A group's batches and their answers, in submission order, for the
+  // answer thread.
+  struct GroupAnswers {
+    std::deque<Pending> group;
+    std::vector<absl::StatusOr<v1::PublishResponse>> answers;
+  };
+
   // What one group commit writes.
   struct GroupWrites {
     std::vector<StoredEvent> events;
@@ -151,8 +160,13 @@ class PublishPipeline {
   absl::StatusOr<uint64_t> WriteSnapshot();
   // On the writer thread: answers the SaveSnapshot calls waiting.
   void AnswerSnapshotRequests() ABSL_LOCKS_EXCLUDED(mu_);
-  // Commits one group and answers its batches.
+  // Commits one group and queues its answers (QueueAnswers).
   void CommitGroup(std::deque<Pending> group);
+  // On the writer thread: queues `answers` for the answer thread; waits
+  // while kMaxQueuedGroups groups wait to be answered already.
+  void QueueAnswers(GroupAnswers answers) ABSL_LOCKS_EXCLUDED(answer_mu_);
+  // The answer thread: runs each batch's `done` in turn.
+  void AnswerLoop() ABSL_LOCKS_EXCLUDED(answer_mu_);
   // ALREADY_EXISTS when an event of `pending` is known with other content.
   static absl::Status CheckBatch(const Pending& pending,
                                  const KnownEvents& known);
@@ -184,6 +198,7 @@ class PublishPipeline {
   // failed commit: every later batch is refused with UNAVAILABLE.
   bool failed_ = false;
   std::thread writer_;
+  std::thread answerer_;
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
@@ -194,6 +209,12 @@ class PublishPipeline {
   // SaveSnapshot calls waiting for the writer; each is owned by its caller,
   // which waits until the writer notifies it.
   std::vector<SnapshotRequest*> snapshot_requests_ ABSL_GUARDED_BY(mu_);
+
+  // From the writer to the answer thread.
+  absl::Mutex answer_mu_;
+  std::deque<GroupAnswers> answer_queue_ ABSL_GUARDED_BY(answer_mu_);
+  // Set by Stop once the writer has queued its last group.
+  bool writer_done_ ABSL_GUARDED_BY(answer_mu_) = false;
 };
 
 }  // namespace dipwire::server

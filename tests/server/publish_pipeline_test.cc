@@ -188,6 +188,40 @@ TEST_F(PublishPipelineTest, FlushesRunOnceEveryBatchOfTheGroupIsAnswered) {
   EXPECT_TRUE(ran);
 }
 
+TEST_F(PublishPipelineTest, ASlowAnswerDoesNotHoldBackTheNextCommit) {
+  // Answers are given on a thread of their own (writing one to a stream
+  // runs the socket write): the writer commits the next group meanwhile.
+  absl::Notification answering;
+  absl::Notification release;
+  absl::Notification first_answered;
+  pipeline_->Submit(PeaceBatch("p0", v1::PeaceTalkUpdate::PROPOSED),
+                    [&](const absl::StatusOr<v1::PublishResponse>& result) {
+                      EXPECT_THAT(result, IsOk());
+                      answering.Notify();
+                      release.WaitForNotification();
+                      first_answered.Notify();
+                    });
+  ASSERT_TRUE(answering.WaitForNotificationWithTimeout(absl::Seconds(30)));
+  Submitted& second = Submit(PeaceBatch("p1", v1::PeaceTalkUpdate::STALLED));
+  // Committed while the first answer is still being given.
+  uint64_t last_sequence = 0;
+  for (int i = 0; i < 3000 && last_sequence < 2; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    absl::StatusOr<LogHead> head = store_->Head();
+    ASSERT_THAT(head, IsOk());
+    last_sequence = head->last_sequence;
+  }
+  EXPECT_EQ(last_sequence, 2U);
+  EXPECT_FALSE(first_answered.HasBeenNotified());
+  // Answers keep the order of the batches.
+  EXPECT_FALSE(second.done.HasBeenNotified());
+  release.Notify();
+  ASSERT_TRUE(second.Wait());
+  EXPECT_TRUE(first_answered.HasBeenNotified());
+  ASSERT_THAT(second.result, IsOk());
+  EXPECT_EQ(second.result->results(0).sequence(), 2U);
+}
+
 TEST_F(PublishPipelineTest, FailedCommitStoresNothingAndRewindsTheEngine) {
   ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
   failing_->FailAppends(1, absl::UnavailableError("database is locked"));
