@@ -149,7 +149,10 @@ absl::Status AlertHub::Start() {
 
 std::vector<std::shared_ptr<const StoredAlert>> AlertHub::Publish(
     std::vector<std::shared_ptr<const StoredAlert>> alerts) {
-  if (alerts.empty()) return alerts;
+  // Declared before the lock, and returned: what the tail lets go, like what
+  // a broken caller's gap leaves in `alerts`, is destroyed outside the lock.
+  std::vector<std::shared_ptr<const StoredAlert>> released;
+  if (alerts.empty()) return released;
   absl::MutexLock lock(&mu_);
   size_t published = 0;
   for (auto& alert : alerts) {
@@ -163,10 +166,8 @@ std::vector<std::shared_ptr<const StoredAlert>> AlertHub::Publish(
     tail_.push_back(std::move(alert));
     ++published;
   }
-  // `alerts` is reused for the ones let go.
-  alerts.clear();
   while (tail_.size() > options_.tail_capacity) {
-    alerts.push_back(std::move(tail_.front()));
+    released.push_back(std::move(tail_.front()));
     tail_.pop_front();
     ++tail_first_;
   }
@@ -174,7 +175,7 @@ std::vector<std::shared_ptr<const StoredAlert>> AlertHub::Publish(
     for (Sub* sub : waiting_) Enqueue(sub);
     waiting_.clear();
   }
-  return alerts;
+  return released;
 }
 
 uint64_t AlertHub::head() const {

@@ -518,9 +518,9 @@ void PublishPipeline::QueueAnswers(GroupAnswers answers) {
 }
 
 void PublishPipeline::AnswerLoop() {
-  std::deque<GroupAnswers> groups;
   while (true) {
-    groups.clear();  // the answered requests are destroyed here
+    // One group at a time, so that kMaxQueuedGroups bounds what waits.
+    GroupAnswers group;
     {
       absl::MutexLock lock(&answer_mu_);
       answer_mu_.Await(absl::Condition(
@@ -529,17 +529,17 @@ void PublishPipeline::AnswerLoop() {
           },
           this));
       if (answer_queue_.empty()) return;  // the writer is done, all answered
-      groups.swap(answer_queue_);
+      group = std::move(answer_queue_.front());
+      answer_queue_.pop_front();
     }
-    for (GroupAnswers& group : groups) {
-      std::vector<absl::AnyInvocable<void() &&>> flushes;
-      group_flushes = &flushes;
-      for (size_t b = 0; b < group.group.size(); ++b) {
-        std::move(group.group[b].done)(std::move(group.answers[b]));
-      }
-      group_flushes = nullptr;
-      for (auto& flush : flushes) std::move(flush)();
+    std::vector<absl::AnyInvocable<void() &&>> flushes;
+    group_flushes = &flushes;
+    for (size_t b = 0; b < group.group.size(); ++b) {
+      std::move(group.group[b].done)(std::move(group.answers[b]));
     }
+    group_flushes = nullptr;
+    for (auto& flush : flushes) std::move(flush)();
+    // The answered requests are destroyed here, outside the lock.
   }
 }
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -201,6 +202,13 @@ TEST_F(PublishPipelineTest, ASlowAnswerDoesNotHoldBackTheNextCommit) {
                       release.WaitForNotification();
                       first_answered.Notify();
                     });
+  // On every way out, also a failed ASSERT: else the answer thread would
+  // wait forever, and Stop with it; and the callback is let finish before
+  // the notifications it uses go.
+  absl::Cleanup release_on_return = [&] {
+    if (!release.HasBeenNotified()) release.Notify();
+    if (answering.HasBeenNotified()) first_answered.WaitForNotification();
+  };
   ASSERT_TRUE(answering.WaitForNotificationWithTimeout(absl::Seconds(30)));
   Submitted& second = Submit(PeaceBatch("p1", v1::PeaceTalkUpdate::STALLED));
   // Committed while the first answer is still being given.
