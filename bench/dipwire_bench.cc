@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -756,6 +757,13 @@ int Main(int argc, char** argv) {
                  std::string(scenarios.status().message()).c_str());
     return 2;
   }
+  // hiredis sends without MSG_NOSIGNAL: a write to a connection a Redis
+  // server has closed would kill the tool with SIGPIPE, silently, instead
+  // of failing the run with the write's error.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Line-buffered also into a file or a pipe: a run killed part way keeps
+  // the tables of the scenarios it finished.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   PrintMachine(argc, argv);
   RaiseFileLimit();
   const absl::Time started = absl::Now();
