@@ -230,10 +230,13 @@ class AlertIterator(Iterator[Alert]):
     re-subscribe starts at ``EARLIEST`` (:attr:`at_origin`), so that alerts
     published while it was disconnected are not skipped (``LATEST`` would
     skip them). Before the first response it subscribes with the original
-    start. With a durable ``subscription`` the re-subscribe never moves the
-    stored cursor forward (only ``acknowledge`` does), so alerts returned
-    but not acknowledged come again to the next process that resumes the
-    subscription.
+    start. With a durable ``subscription``, a re-subscribe with
+    ``after_cursor`` moves (seeks) the stored cursor there: the server
+    seeks a durable subscription to any start it is given (DESIGN.md), and
+    the C++ client's ``SubscribeResumable`` does the same. Acknowledge each
+    alert before taking the next (as ``dipwire subscribe`` does), or expect
+    the stored cursor to move past alerts returned but not acknowledged:
+    the next process that resumes the subscription does not get them.
 
     Each stream has a channel of its own, opened again for each attempt.
     :meth:`cancel` (from any thread) ends the iteration and closes it; call
