@@ -9,7 +9,8 @@ list is what the built binaries link; the Kubernetes objects fit together
 (probes on the gRPC health service, the store on a claim, the config and
 tokens where the config says); the Secret holds only token hashes; the
 systemd unit passes `systemd-analyze verify` and is hardened; and, once
-dipwired has --check-config, every shipped config passes it.
+dipwired has --check-config, every shipped config passes it, and so does
+every JSON config example in README.md.
 
 Run by CTest as deploy_files_test, with DIPWIRE_DIPWIRED and DIPWIRE_CLI set
 to the built binaries.
@@ -457,6 +458,31 @@ def test_shipped_configs_pass_check_config(tmp_path):
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, (
             f"{where}: {result.stdout}{result.stderr}")
+
+
+def test_readme_config_examples_pass_check_config(tmp_path):
+    # A reader copies these: each must load as it is written.
+    dipwired = os.environ.get("DIPWIRE_DIPWIRED")
+    if not dipwired:
+        pytest.skip("DIPWIRE_DIPWIRED is not set (CTest sets it)")
+    readme = (ROOT / "README.md").read_text()
+    examples = re.findall(r"^```json\n(.*?)^```$", readme, re.M | re.S)
+    assert examples, "README.md has no ```json config example"
+    for i, example in enumerate(examples):
+        config = json.loads(example)
+        env = dict(os.environ)
+        for sink in config.get("sinks", []):
+            if "secretEnv" in sink:
+                env[sink["secretEnv"]] = "whsec_" + base64.b64encode(
+                    os.urandom(32)).decode()
+        config_file = tmp_path / f"readme{i}.json"
+        config_file.write_text(example)
+        result = subprocess.run([dipwired, "--check-config", str(config_file)],
+                                capture_output=True, text=True, timeout=30,
+                                env=env)
+        assert result.returncode == 0, (
+            f"README.md's JSON example {i + 1}: {result.stdout}"
+            f"{result.stderr}")
 
 
 # --- systemd ---------------------------------------------------------------
