@@ -746,17 +746,24 @@ class SubscribeNotices {
 // Prints and acknowledges (for durable subscription `name`, if not empty)
 // the alerts of `response`, counting them in `*printed`. Returns the exit
 // status when the command is done: an error, or `limit` (0: none) reached.
+// With `reconnect`, an ack that fails because the server cannot be reached
+// (UNAVAILABLE, or CANCELLED by a server shutting down) is not an error:
+// the stream breaks too, and its re-subscribe moves the subscription to
+// the last alert of this response (StartSubscription), which this loop
+// prints before it asks for more.
 std::optional<int> PrintResponse(const v1::SubscribeResponse& response,
                                  Client& client, const std::string& name,
-                                 OutputFormat format, int64_t limit,
-                                 int64_t* printed, std::ostream& out,
-                                 SubscribeNotices& notices) {
+                                 bool reconnect, OutputFormat format,
+                                 int64_t limit, int64_t* printed,
+                                 std::ostream& out, SubscribeNotices& notices) {
   for (const v1::Alert& alert : response.alerts()) {
     PrintAlert(alert, format, out);
     out.flush();
     if (!out) return notices.Error("cannot write the output");
     const absl::Status acked = AcknowledgePrinted(client, name, alert);
-    if (!acked.ok()) return notices.Error(acked);
+    const bool outage = acked.code() == absl::StatusCode::kUnavailable ||
+                        acked.code() == absl::StatusCode::kCancelled;
+    if (!acked.ok() && !(reconnect && outage)) return notices.Error(acked);
     if (++*printed == limit) return 0;
   }
   return std::nullopt;
@@ -775,8 +782,12 @@ absl::StatusOr<std::unique_ptr<AlertStream>> StartSubscription(
     Client& client, const v1::SubscribeRequest& request, bool reconnect,
     SubscribeNotices* notices) {
   if (!reconnect) return client.Subscribe(request);
-  // Each alert is acknowledged before the next Next, so the cursor that a
-  // resubscribe moves a durable subscription to is already acknowledged.
+  // Each alert is acknowledged after it is printed, before the next Next.
+  // A re-subscribe (on the stream's reader thread) moves a durable
+  // subscription to the last alert of the response Next returned last,
+  // which the command prints before it asks for more; a process killed
+  // while printing that response leaves its unprinted alerts behind the
+  // subscription's cursor.
   ReconnectOptions options;
   options.on_event = [notices](const ReconnectEvent& event) {
     notices->OnEvent(event);
@@ -824,8 +835,8 @@ int RunSubscribe(const Args& args, std::ostream& out, std::ostream& err) {
     }
     if (!*next) return 0;  // The server ended the stream.
     const std::optional<int> done =
-        PrintResponse(response, **client, request.subscription(), format, limit,
-                      &printed, out, notices);
+        PrintResponse(response, **client, request.subscription(), reconnect,
+                      format, limit, &printed, out, notices);
     if (done.has_value()) return *done;
   }
 }

@@ -1,7 +1,12 @@
 // The dipwire CLI against the real dipwired: what a newsroom engineer types.
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -278,6 +283,105 @@ TEST_F(CliEndToEndTest, SubscribeSurvivesAServerRestartWithoutGapOrRepeat) {
   EXPECT_EQ(Lines(subscriber.out), Lines(all.out));
   EXPECT_THAT(subscriber.err, AllOf(HasSubstr("connection lost (UNAVAILABLE"),
                                     HasSubstr("reconnected")));
+}
+
+TEST_F(CliEndToEndTest,
+       DurableSubscribeKeepsPrintingWhenItsAcksFailInAnOutage) {
+  // More alerts than a pipe holds, so that the CLI is caught mid-response,
+  // blocked writing its output, when the server dies; then each ack of the
+  // alerts it still holds fails with UNAVAILABLE.
+  constexpr int kEvents = 1500;
+  std::string bulk;
+  for (int i = 0; i < kEvents; ++i) {
+    absl::StrAppend(&bulk, R"({"eventId":"bulk-)", i,
+                    R"(","occurredAt":"2024-05-01T00:00:00Z",)",
+                    R"("source":{"outlet":"AP"},"peaceTalk":{"processId":")",
+                    "talks-", i, R"(","status":"PROPOSED","parties":["UKR"]}})",
+                    "\n");
+  }
+  ASSERT_EQ(Dipwire({"publish", WriteFile("bulk.jsonl", bulk)}).exit_code, 0);
+
+  // The CLI's output is a FIFO this test reads only once the server is
+  // gone (opened first, without blocking, so the CLI's open succeeds).
+  const std::string fifo = absl::StrCat(dir_, "/subscriber.fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const int out_fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  ASSERT_GE(out_fd, 0);
+  const std::string err_path = absl::StrCat(dir_, "/subscriber.err");
+  const std::string command = absl::StrCat(
+      "timeout 90 ", DIPWIRE_CLI_PATH,
+      " subscribe --subscription desk --from earliest --heartbeat 1s",
+      " --limit ", kEvents + 1, " --server ", address_, " >", fifo, " 2>",
+      err_path, " </dev/null");
+  int exit_code = -1;
+  std::thread cli([&] {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc's system() is MT-safe.
+    const int status = std::system(command.c_str());
+    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  });
+  // No ASSERT while `cli` runs (it must be joined); it is bounded by
+  // timeout(1), and every loop here by a deadline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int buffered = 0;
+  while (buffered < 60000 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));  // Polls a pipe: no event.
+    ioctl(out_fd, FIONREAD, &buffered);
+  }
+  EXPECT_GE(buffered, 60000) << "the CLI never filled its output pipe";
+  EXPECT_THAT(server_->Stop(SIGKILL, absl::Seconds(15)), IsOk());
+  server_.reset();
+
+  std::string printed;
+  std::thread reader([&] {
+    std::array<char, 65536> buf{};
+    while (absl::Now() < deadline) {
+      const ssize_t n = read(out_fd, buf.data(), buf.size());
+      if (n == 0) break;  // The CLI exited.
+      if (n > 0) {
+        printed.append(buf.data(), static_cast<size_t>(n));
+      } else {
+        absl::SleepFor(absl::Milliseconds(5));
+      }
+    }
+  });
+  auto restarted =
+      DipwiredProcess::Start(dir_ + "/data", {"--listen", address_});
+  EXPECT_THAT(restarted, IsOk());
+  if (restarted.ok()) server_ = *std::move(restarted);
+  const std::string late = WriteFile(
+      "late.jsonl",
+      R"({"eventId":"late-1","occurredAt":"2024-05-01T00:00:00Z",)"
+      R"("source":{"outlet":"AP"},"peaceTalk":{"processId":"late-talks",)"
+      R"("status":"PROPOSED","parties":["UKR"]}})"
+      "\n");
+  int published = -1;
+  for (int i = 0; i < 30 && published != 0; ++i) {
+    published = Dipwire({"publish", late}).exit_code;
+  }
+  EXPECT_EQ(published, 0);
+  cli.join();
+  reader.join();
+  close(out_fd);
+
+  // Every alert once, in order, the late one last; the acks that failed
+  // did not end the command.
+  EXPECT_EQ(exit_code, 0) << ReadFile(err_path);
+  const CliRun all = Dipwire({"alerts", "--limit", "0"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const std::vector<std::string> want = Lines(all.out);
+  const std::vector<std::string> got = Lines(printed);
+  EXPECT_THAT(want, SizeIs(kEvents + 1));
+  size_t same = 0;
+  while (same < got.size() && same < want.size() && got[same] == want[same]) {
+    ++same;
+  }
+  EXPECT_EQ(same, want.size())
+      << "printed " << got.size() << " lines; the first that differs is line "
+      << same + 1;
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_THAT(ReadFile(err_path),
+              AllOf(HasSubstr("connection lost"), HasSubstr("reconnected"),
+                    Not(HasSubstr("error:"))));
 }
 
 TEST_F(CliEndToEndTest, SubscribeWithNoReconnectExitsWhenTheServerStops) {
