@@ -133,6 +133,28 @@ absl::Status PublishPipeline::Recover() {
   return absl::OkStatus();
 }
 
+absl::Status PublishPipeline::Rewind() {
+  DIPWIRE_ASSIGN_OR_RETURN(const LogHead head, store_->Head());
+  if (rewind_point_.has_value() &&
+      rewind_point_->sequence == head.last_sequence &&
+      rewind_point_->alert_position == head.last_alert_position) {
+    auto engine = std::make_unique<AlertEngine>();
+    // A state SaveState wrote loads; were it refused, Recover still works.
+    if (engine->LoadState(rewind_point_->state).ok()) {
+      engine_ = std::move(engine);
+      last_sequence_ = head.last_sequence;
+      last_alert_position_ = head.last_alert_position;
+      last_committed_at_ = head.last_committed_at;
+      return absl::OkStatus();
+    }
+  }
+  rewind_point_.reset();
+  DIPWIRE_RETURN_IF_ERROR(Recover());
+  rewind_point_ =
+      RewindPoint{last_sequence_, last_alert_position_, engine_->SaveState()};
+  return absl::OkStatus();
+}
+
 absl::Status PublishPipeline::Replay(AlertEngine* engine, uint64_t after,
                                      uint64_t* last, uint64_t* derived_alerts) {
   std::vector<StoredEvent> page;
@@ -394,6 +416,7 @@ absl::Status PublishPipeline::Commit(GroupWrites* writes, absl::Time now,
   const ScopedTimer commit_timer(&GlobalMetrics().commit_seconds);
   absl::Status status = store_->Append(writes->events, writes->alerts);
   if (status.ok()) {
+    rewind_point_.reset();  // the head moved past it
     last_committed_at_ = now;
     // Moved, not copied, into the entries the hub shares.
     std::vector<std::shared_ptr<const StoredAlert>> alerts;
@@ -413,7 +436,7 @@ absl::Status PublishPipeline::Commit(GroupWrites* writes, absl::Time now,
   // store is unusable: refuse events rather than derive from a wrong state.
   last_sequence_ = first_sequence;
   last_alert_position_ = first_position;
-  absl::Status recovered = Recover();
+  absl::Status recovered = Rewind();
   if (recovered.ok()) recovered = PublishMissingAlerts();
   if (!recovered.ok()) {
     DIPWIRE_LOG(kError) << "cannot recover after a failed commit; refusing "

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -148,6 +149,11 @@ class PublishPipeline {
   // Rebuilds engine_ and the log position from the store; on error leaves
   // them as they were.
   absl::Status Recover();
+  // After a failed commit: Recover, or, when the log's head has not moved
+  // since the last such rewind, loads the engine state that rewind saved
+  // (a full disk fails every group, and each Recover replays the log after
+  // the newest snapshot, all of it without retention).
+  absl::Status Rewind();
   // Gives the hub the stored alerts it has not seen (after a COMMIT that
   // reported failure but reached the disk).
   absl::Status PublishMissingAlerts();
@@ -197,6 +203,14 @@ class PublishPipeline {
   // Set when the engine cannot be brought back in line with the log after a
   // failed commit: every later batch is refused with UNAVAILABLE.
   bool failed_ = false;
+  // The engine's state at the head of the log, saved by the last Rewind and
+  // dropped by the next successful commit.
+  struct RewindPoint {
+    uint64_t sequence = 0;
+    uint64_t alert_position = 0;
+    std::string state;
+  };
+  std::optional<RewindPoint> rewind_point_;
   std::thread writer_;
   std::thread answerer_;
 

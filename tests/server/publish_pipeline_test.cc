@@ -254,6 +254,51 @@ TEST_F(PublishPipelineTest, FailedCommitStoresNothingAndRewindsTheEngine) {
             v1::PeaceTalkUpdate::PROPOSED);
 }
 
+TEST_F(PublishPipelineTest, FailedCommitsInARowReplayTheLogOnce) {
+  // A full disk fails every group. The first failure rebuilds the engine
+  // from the log; the next ones, finding the log where it was, load the
+  // state that rebuild saved instead of replaying the log again.
+  ASSERT_THAT(Publish(PeaceBatch("p1", v1::PeaceTalkUpdate::PROPOSED)), IsOk());
+  failing_->FailAppends(3, absl::UnavailableError("disk full"));
+  const int reads_before = failing_->read_events();
+  EXPECT_THAT(Publish(PeaceBatch("p2", v1::PeaceTalkUpdate::AGREED)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  const int replay_reads = failing_->read_events() - reads_before;
+  EXPECT_GT(replay_reads, 0);
+  EXPECT_THAT(Publish(PeaceBatch("p2", v1::PeaceTalkUpdate::AGREED)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(Publish(PeaceBatch("p3", v1::PeaceTalkUpdate::STALLED)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_EQ(failing_->read_events() - reads_before, replay_reads);
+
+  // Each failure put the engine back where the log is: the retry derives
+  // from PROPOSED, not from a status of a failed group.
+  auto retry = Publish(PeaceBatch("p2", v1::PeaceTalkUpdate::AGREED));
+  ASSERT_THAT(retry, IsOk());
+  EXPECT_EQ(retry->results(0).outcome(), v1::PublishResult::ACCEPTED);
+  EXPECT_EQ(retry->results(0).sequence(), 2U);
+  std::vector<StoredAlert> alerts;
+  ASSERT_THAT(store_->ReadAlerts(0, 10, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(2));
+  EXPECT_EQ(alerts[1].alert.peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::PROPOSED);
+
+  // Past a successful commit the saved state is stale: the next failure
+  // replays the log again, and derives from AGREED.
+  failing_->FailAppends(1, absl::UnavailableError("disk full"));
+  EXPECT_THAT(Publish(PeaceBatch("p3", v1::PeaceTalkUpdate::STALLED)),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_GT(failing_->read_events() - reads_before, replay_reads);
+  auto next = Publish(PeaceBatch("p3", v1::PeaceTalkUpdate::STALLED));
+  ASSERT_THAT(next, IsOk());
+  EXPECT_EQ(next->results(0).sequence(), 3U);
+  alerts.clear();
+  ASSERT_THAT(store_->ReadAlerts(0, 10, 1 << 20, &alerts), IsOk());
+  ASSERT_THAT(alerts, SizeIs(3));
+  EXPECT_EQ(alerts[2].alert.peace_talk_change().previous_status(),
+            v1::PeaceTalkUpdate::AGREED);
+}
+
 TEST_F(PublishPipelineTest, CommitThatReachedTheDiskDespiteAnErrorIsDelivered) {
   failing_->FailAppends(1, absl::InternalError("fsync: I/O error"),
                         /*commit_anyway=*/true);

@@ -74,8 +74,11 @@ class FailingEventStore final : public server::EventStore {
   }
   absl::Status ReadEvents(uint64_t after, size_t max_count,
                           std::vector<server::StoredEvent>* out) override {
+    read_events_.fetch_add(1);
     return base_->ReadEvents(after, max_count, out);
   }
+  // ReadEvents calls so far (a replay of the log makes one per page).
+  int read_events() const { return read_events_.load(); }
   absl::Status ReadAlerts(uint64_t after, size_t max_count, size_t max_bytes,
                           std::vector<server::StoredAlert>* out) override {
     {
@@ -192,6 +195,7 @@ class FailingEventStore final : public server::EventStore {
  private:
   server::EventStore* const base_;
   std::atomic<int> appends_{0};
+  std::atomic<int> read_events_{0};
   std::atomic<int> failures_left_{0};
   absl::Mutex mu_;
   bool open_ ABSL_GUARDED_BY(mu_) = true;        // appends: false while held
