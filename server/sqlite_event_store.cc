@@ -372,15 +372,40 @@ class ScopedFd {
   const int fd_;
 };
 
-// Creates `dir` and its missing parents with mode 0700.
+// Syncs directory `dir`, so that an entry just created in it survives a
+// power loss.
+absl::Status SyncDir(const std::string& dir) {
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 || fsync(fd) != 0) {
+    const int error = errno;
+    if (fd >= 0) close(fd);
+    return absl::InternalError(
+        absl::StrCat("cannot sync directory ", dir, ": ", ErrnoMessage(error)));
+  }
+  close(fd);
+  return absl::OkStatus();
+}
+
+// The directory that holds the entry of `path`.
+std::string ParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Creates `dir` and its missing parents with mode 0700, each made durable
+// in its parent: SQLite syncs the entries of the files it creates in `dir`,
+// not the entry of `dir` itself.
 absl::Status MakeDirs(const std::string& dir) {
   for (size_t i = 1; i <= dir.size(); ++i) {
     if (i < dir.size() && dir[i] != '/') continue;
     const std::string prefix = dir.substr(0, i);
-    if (mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+    if (mkdir(prefix.c_str(), 0700) != 0) {
+      if (errno == EEXIST) continue;
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot create data directory ", prefix, ": ", ErrnoMessage(errno)));
     }
+    DIPWIRE_RETURN_IF_ERROR(SyncDir(ParentDir(prefix)));
   }
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
