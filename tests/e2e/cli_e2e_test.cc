@@ -121,6 +121,29 @@ class CliEndToEndTest : public ::testing::Test {
     return path;
   }
 
+  // Starts dipwired again on the same data and address (the test stopped
+  // it), then publishes one more event, which yields one alert. No ASSERT:
+  // the callers have a CLI running, which they must join.
+  void RestartAndPublishOneMore() {
+    auto restarted =
+        DipwiredProcess::Start(dir_ + "/data", {"--listen", address_});
+    EXPECT_THAT(restarted, IsOk());
+    if (restarted.ok()) server_ = *std::move(restarted);
+    // The CLI's own channel may still wait to reconnect; publishing retries
+    // on UNAVAILABLE until the server answers (bounded).
+    const std::string late = WriteFile(
+        "late.jsonl",
+        R"({"eventId":"late-1","occurredAt":"2024-05-01T00:00:00Z",)"
+        R"("source":{"outlet":"AP"},"peaceTalk":{"processId":"late-talks",)"
+        R"("status":"PROPOSED","parties":["UKR"]}})"
+        "\n");
+    int published = -1;
+    for (int i = 0; i < 30 && published != 0; ++i) {
+      published = Dipwire({"publish", late}).exit_code;
+    }
+    EXPECT_EQ(published, 0);
+  }
+
   std::string dir_;
   std::string address_;
   std::unique_ptr<DipwiredProcess> server_;
@@ -259,23 +282,7 @@ TEST_F(CliEndToEndTest, SubscribeSurvivesAServerRestartWithoutGapOrRepeat) {
   EXPECT_TRUE(AwaitOutputLines("subscriber", before));
   EXPECT_THAT(server_->Stop(SIGKILL, absl::Seconds(15)), IsOk());
   server_.reset();
-  auto restarted =
-      DipwiredProcess::Start(dir_ + "/data", {"--listen", address_});
-  EXPECT_THAT(restarted, IsOk());
-  if (restarted.ok()) server_ = *std::move(restarted);
-  // The CLI's own channel may still wait to reconnect; publishing retries
-  // on UNAVAILABLE until the server answers (bounded).
-  const std::string late = WriteFile(
-      "late.jsonl",
-      R"({"eventId":"late-1","occurredAt":"2024-05-01T00:00:00Z",)"
-      R"("source":{"outlet":"AP"},"peaceTalk":{"processId":"late-talks",)"
-      R"("status":"PROPOSED","parties":["UKR"]}})"
-      "\n");
-  int published = -1;
-  for (int i = 0; i < 30 && published != 0; ++i) {
-    published = Dipwire({"publish", late}).exit_code;
-  }
-  EXPECT_EQ(published, 0);
+  RestartAndPublishOneMore();
   cli.join();
 
   EXPECT_EQ(subscriber.exit_code, 0) << subscriber.err;
@@ -344,21 +351,7 @@ TEST_F(CliEndToEndTest,
       }
     }
   });
-  auto restarted =
-      DipwiredProcess::Start(dir_ + "/data", {"--listen", address_});
-  EXPECT_THAT(restarted, IsOk());
-  if (restarted.ok()) server_ = *std::move(restarted);
-  const std::string late = WriteFile(
-      "late.jsonl",
-      R"({"eventId":"late-1","occurredAt":"2024-05-01T00:00:00Z",)"
-      R"("source":{"outlet":"AP"},"peaceTalk":{"processId":"late-talks",)"
-      R"("status":"PROPOSED","parties":["UKR"]}})"
-      "\n");
-  int published = -1;
-  for (int i = 0; i < 30 && published != 0; ++i) {
-    published = Dipwire({"publish", late}).exit_code;
-  }
-  EXPECT_EQ(published, 0);
+  RestartAndPublishOneMore();
   cli.join();
   reader.join();
   close(out_fd);
