@@ -786,8 +786,8 @@ absl::StatusOr<std::unique_ptr<AlertStream>> StartSubscription(
   // A re-subscribe (on the stream's reader thread) moves a durable
   // subscription to the last alert of the response Next returned last,
   // which the command prints before it asks for more; a process killed
-  // while printing that response leaves its unprinted alerts behind the
-  // subscription's cursor.
+  // while printing that response leaves the rest of it unprinted, with the
+  // subscription's cursor already past it.
   ReconnectOptions options;
   options.on_event = [notices](const ReconnectEvent& event) {
     notices->OnEvent(event);
