@@ -234,6 +234,12 @@ void AlertHub::Close(Sub* sub) {
   if (!sub->open) return;
   sub->open = false;
   --open_streams_;
+  if (sub->taken_over) {
+    auto it = taken_over_open_.find(sub->start.subscription);
+    if (it != taken_over_open_.end() && --it->second == 0) {
+      taken_over_open_.erase(it);
+    }
+  }
 }
 
 absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
@@ -244,11 +250,16 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
   if (shutting_down_) {
     return absl::UnavailableError("the server is shutting down");
   }
-  // A takeover ends the stream it replaces, so it never adds one: a client
-  // reconnecting to its durable subscription is let in even when the old
-  // connection's stream has not been noticed dead yet.
-  const bool takes_over =
-      !start.subscription.empty() && durable_.contains(start.subscription);
+  // A takeover ends the stream it replaces, so it is let in at the limit: a
+  // client reconnecting to its durable subscription gets in even when the
+  // old connection's stream has not been noticed dead yet. The old stream
+  // counts until it has ended, which a stream whose client reads nothing
+  // does only when its write does; while one of a name has not, a takeover
+  // of that name is held to the limit like any stream, so that taking over
+  // again and again cannot pile up streams beyond it.
+  const bool takes_over = !start.subscription.empty() &&
+                          durable_.contains(start.subscription) &&
+                          !taken_over_open_.contains(start.subscription);
   if (!takes_over && open_streams_ >= options_.max_streams) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "too many concurrent streams: this server serves at most ",
@@ -320,7 +331,11 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
 
 void AlertHub::EndHolder(Sub* sub) {
   mu_.AssertHeld();
-  Close(sub);
+  if (!sub->taken_over) {
+    Close(sub);
+  } else if (sub->open) {
+    ++taken_over_open_[sub->start.subscription];  // until Close
+  }
   if (sub->state == State::kWaiting) {
     waiting_.erase(std::find(waiting_.begin(), waiting_.end(), sub));
     Enqueue(sub);

@@ -200,8 +200,9 @@ class AlertHub {
   // Number of attached streams (for tests and metrics), including those
   // that have ended but are not yet detached.
   size_t stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
-  // Number of open streams: attached, not ended and not taken over. This is
-  // what max_streams bounds.
+  // Number of open streams: attached and not ended (a taken-over stream
+  // counts until it has ended). This is what max_streams bounds, but for a
+  // takeover (Attach).
   size_t open_stream_count() const ABSL_LOCKS_EXCLUDED(mu_);
   // For metrics: the open streams, and the largest distance (in alert
   // positions) from a stream's cursor to the head, over the streams not
@@ -233,8 +234,9 @@ class AlertHub {
   // Stops counting `sub` as open (idempotent).
   void Close(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the stream that held a durable subscription (taken over or
-  // deleted; the caller set which): closes it and wakes it if parked, so
-  // that NextStep ends it.
+  // deleted; the caller set which): wakes it if parked, so that NextStep
+  // ends it. A deleted one stops counting toward max_streams at once, a
+  // taken-over one when it has ended (taken_over_open_).
   void EndHolder(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A worker's turn with `sub` (state kRunning): collect, then write, end,
@@ -280,8 +282,11 @@ class AlertHub {
   uint64_t tail_first_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::shared_ptr<const StoredAlert>> tail_ ABSL_GUARDED_BY(mu_);
   StreamId next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  // Streams attached and neither ended nor taken over (Sub::open).
+  // Streams attached and not ended (Sub::open); a taken-over stream counts
+  // until it has ended.
   size_t open_streams_ ABSL_GUARDED_BY(mu_) = 0;
+  // Per durable name, how many of its taken-over streams have not ended.
+  absl::flat_hash_map<std::string, int> taken_over_open_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<StreamId, std::unique_ptr<Sub>> subs_
       ABSL_GUARDED_BY(mu_);
   // The stream that currently holds each attached durable subscription.

@@ -453,6 +453,50 @@ class StalledStream final : public AlertHub::Stream {
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+TEST_F(AlertHubTest, TakeoversCannotPileUpStreamsWhoseClientsReadNothing) {
+  AlertHubOptions options;
+  options.max_streams = 1;
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+  const StartSpec durable = Resume("desk");
+
+  // The holder's first write (its heartbeat) is never read.
+  StalledStream stalled;
+  auto stalled_id = hub.Attach(&stalled, Filter(), durable, absl::Hours(1));
+  ASSERT_THAT(stalled_id, IsOk());
+  ASSERT_EQ(stalled.AwaitFirstWrite(), 0);
+  // A takeover is let in at the limit; the stream it ends still counts, as
+  // it cannot end before its write does.
+  RecordingStream second;
+  auto second_id = second.AttachTo(&hub, durable);
+  ASSERT_THAT(second_id, IsOk());
+  EXPECT_EQ(hub.open_stream_count(), 2U);
+  // Another takeover meanwhile would leave a second stream behind: it is
+  // held to the limit, and nothing is attached or ended.
+  RecordingStream third;
+  EXPECT_THAT(third.AttachTo(&hub, durable).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(hub.stream_count(), 2U);
+
+  // Once the stalled stream's call breaks, it ends and the next takeover
+  // gets in.
+  hub.WriteDone(*stalled_id, false);
+  ASSERT_TRUE(stalled.AwaitEnd());
+  hub.Detach(*stalled_id);
+  EXPECT_EQ(hub.open_stream_count(), 1U);
+  auto third_id = third.AttachTo(&hub, durable);
+  ASSERT_THAT(third_id, IsOk());
+  EXPECT_THAT(second.AwaitEnd(), StatusIs(absl::StatusCode::kAborted));
+  hub.Detach(*second_id);
+  EXPECT_EQ(hub.open_stream_count(), 1U);
+
+  hub.BeginShutdown();
+  EXPECT_THAT(third.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  hub.Detach(*third_id);
+  EXPECT_EQ(hub.open_stream_count(), 0U);
+  hub.Stop();
+}
+
 TEST_F(AlertHubTest, StreamStatsReportOpenStreamsAndTheLagOfAStalledOne) {
   Fill(5);
   AlertHubOptions options;
