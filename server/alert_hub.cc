@@ -331,9 +331,9 @@ absl::StatusOr<AlertHub::StreamId> AlertHub::Attach(Stream* stream,
 
 void AlertHub::EndHolder(Sub* sub) {
   mu_.AssertHeld();
-  if (!sub->taken_over) {
-    Close(sub);
-  } else if (sub->open) {
+  // It counts toward max_streams until NextStep ends it (Close), which a
+  // stream whose client reads nothing reaches only once its write is done.
+  if (sub->taken_over && sub->open) {
     ++taken_over_open_[sub->start.subscription];  // until Close
   }
   if (sub->state == State::kWaiting) {

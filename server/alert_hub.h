@@ -235,8 +235,7 @@ class AlertHub {
   void Close(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Ends the stream that held a durable subscription (taken over or
   // deleted; the caller set which): wakes it if parked, so that NextStep
-  // ends it. A deleted one stops counting toward max_streams at once, a
-  // taken-over one when it has ended (taken_over_open_).
+  // ends it. It counts toward max_streams until it has ended.
   void EndHolder(Sub* sub) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A worker's turn with `sub` (state kRunning): collect, then write, end,

@@ -497,6 +497,36 @@ TEST_F(AlertHubTest, TakeoversCannotPileUpStreamsWhoseClientsReadNothing) {
   hub.Stop();
 }
 
+TEST_F(AlertHubTest, AStalledStreamOfADeletedSubscriptionCountsUntilItEnds) {
+  AlertHubOptions options;
+  options.max_streams = 1;
+  AlertHub hub(failing_.get(), &clock_, options);
+  ASSERT_THAT(hub.Start(), IsOk());
+
+  StalledStream stalled;
+  auto stalled_id =
+      hub.Attach(&stalled, Filter(), Resume("desk"), absl::Hours(1));
+  ASSERT_THAT(stalled_id, IsOk());
+  ASSERT_EQ(stalled.AwaitFirstWrite(), 0);  // stored its start, then wrote
+  ASSERT_THAT(hub.DeleteSubscription("desk"), IsOk());
+  // Its write is stuck, so it has not ended: it still holds its place.
+  EXPECT_EQ(hub.open_stream_count(), 1U);
+  RecordingStream other;
+  EXPECT_THAT(other.AttachTo(&hub).status(),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+
+  hub.WriteDone(*stalled_id, false);
+  ASSERT_TRUE(stalled.AwaitEnd());
+  hub.Detach(*stalled_id);
+  EXPECT_EQ(hub.open_stream_count(), 0U);
+  auto other_id = other.AttachTo(&hub);
+  ASSERT_THAT(other_id, IsOk());
+  hub.BeginShutdown();
+  EXPECT_THAT(other.AwaitEnd(), StatusIs(absl::StatusCode::kUnavailable));
+  hub.Detach(*other_id);
+  hub.Stop();
+}
+
 TEST_F(AlertHubTest, StreamStatsReportOpenStreamsAndTheLagOfAStalledOne) {
   Fill(5);
   AlertHubOptions options;
