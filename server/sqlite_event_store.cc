@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/logging.h"
 #include "common/proto_bytes.h"
 #include "common/status_macros.h"
 #include "google/protobuf/message_lite.h"
@@ -373,17 +374,19 @@ class ScopedFd {
 };
 
 // Syncs directory `dir`, so that an entry just created in it survives a
-// power loss.
-absl::Status SyncDir(const std::string& dir) {
+// power loss. A directory that cannot be opened for reading (mode 0300) or
+// synced (some network and FUSE file systems) gets a warning, as SQLite
+// ignores such failures for the directories of its own files.
+void SyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0 || fsync(fd) != 0) {
     const int error = errno;
-    if (fd >= 0) close(fd);
-    return absl::InternalError(
-        absl::StrCat("cannot sync directory ", dir, ": ", ErrnoMessage(error)));
+    DIPWIRE_LOG(kWarning) << "cannot sync directory " << dir << " ("
+                          << ErrnoMessage(error)
+                          << "): the data directory created in it may not "
+                             "survive a power loss";
   }
-  close(fd);
-  return absl::OkStatus();
+  if (fd >= 0) close(fd);
 }
 
 // The directory that holds the entry of `path`.
@@ -405,7 +408,7 @@ absl::Status MakeDirs(const std::string& dir) {
       return absl::InvalidArgumentError(absl::StrCat(
           "cannot create data directory ", prefix, ": ", ErrnoMessage(errno)));
     }
-    DIPWIRE_RETURN_IF_ERROR(SyncDir(ParentDir(prefix)));
+    SyncDir(ParentDir(prefix));
   }
   struct stat st {};
   if (stat(dir.c_str(), &st) != 0) {
