@@ -748,9 +748,11 @@ class SubscribeNotices {
 // status when the command is done: an error, or `limit` (0: none) reached.
 // With `reconnect`, an ack that fails because the server cannot be reached
 // (UNAVAILABLE, or CANCELLED by a server shutting down) is not an error:
-// the stream breaks too, and its re-subscribe moves the subscription to
-// the last alert of this response (StartSubscription), which this loop
-// prints before it asks for more.
+// the next ack that succeeds covers it (acks are cumulative), and if the
+// server went away the stream breaks too and its re-subscribe moves the
+// subscription to the last alert of this response (StartSubscription),
+// which this loop prints before it asks for more. The ack of the alert that
+// reaches `limit` is the exception: nothing follows it.
 std::optional<int> PrintResponse(const v1::SubscribeResponse& response,
                                  Client& client, const std::string& name,
                                  bool reconnect, OutputFormat format,
@@ -763,8 +765,11 @@ std::optional<int> PrintResponse(const v1::SubscribeResponse& response,
     const absl::Status acked = AcknowledgePrinted(client, name, alert);
     const bool outage = acked.code() == absl::StatusCode::kUnavailable ||
                         acked.code() == absl::StatusCode::kCancelled;
-    if (!acked.ok() && !(reconnect && outage)) return notices.Error(acked);
-    if (++*printed == limit) return 0;
+    const bool last = ++*printed == limit;
+    if (!acked.ok() && (last || !reconnect || !outage)) {
+      return notices.Error(acked);
+    }
+    if (last) return 0;
   }
   return std::nullopt;
 }

@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -143,6 +144,78 @@ class CliEndToEndTest : public ::testing::Test {
     }
     EXPECT_EQ(published, 0);
   }
+
+  // Publishes kBulkEvents events, one alert each: more lines of output
+  // than a pipe holds.
+  void PublishMoreAlertsThanAPipeHolds() {
+    std::string bulk;
+    for (int i = 0; i < kBulkEvents; ++i) {
+      absl::StrAppend(&bulk, R"({"eventId":"bulk-)", i,
+                      R"(","occurredAt":"2024-05-01T00:00:00Z",)",
+                      R"("source":{"outlet":"AP"},"peaceTalk":{"processId":")",
+                      "talks-", i,
+                      R"(","status":"PROPOSED","parties":["UKR"]}})", "\n");
+    }
+    ASSERT_EQ(Dipwire({"publish", WriteFile("bulk.jsonl", bulk)}).exit_code, 0);
+  }
+
+  // Runs `dipwire subscribe --subscription desk --from earliest --limit
+  // <limit>` with its output into a FIFO that nothing reads until the pipe
+  // is full: the CLI is then blocked mid-response. Kills the server, then
+  // reads the output to the CLI's end while `meanwhile` runs. The acks of
+  // the alerts the CLI still holds fail with UNAVAILABLE.
+  CliRun SubscribeAcrossAKill(int limit,
+                              const std::function<void()>& meanwhile) {
+    CliRun run;
+    // Opened first, without blocking, so that the CLI's open succeeds.
+    const std::string fifo = absl::StrCat(dir_, "/subscriber.fifo");
+    EXPECT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+    const int out_fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    EXPECT_GE(out_fd, 0);
+    if (out_fd < 0) return run;
+    const std::string err_path = absl::StrCat(dir_, "/subscriber.err");
+    const std::string command = absl::StrCat(
+        "timeout 90 ", DIPWIRE_CLI_PATH,
+        " subscribe --subscription desk --from earliest --heartbeat 1s",
+        " --limit ", limit, " --server ", address_, " >", fifo, " 2>", err_path,
+        " </dev/null");
+    std::thread cli([&] {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc's system() is MT-safe.
+      const int status = std::system(command.c_str());
+      run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    });
+    // No ASSERT while `cli` runs (it must be joined); it is bounded by
+    // timeout(1), and every loop here by a deadline.
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    int buffered = 0;
+    while (buffered < 60000 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(20));  // Polls a pipe: no event.
+      ioctl(out_fd, FIONREAD, &buffered);
+    }
+    EXPECT_GE(buffered, 60000) << "the CLI never filled its output pipe";
+    EXPECT_THAT(server_->Stop(SIGKILL, absl::Seconds(15)), IsOk());
+    server_.reset();
+    std::thread reader([&] {
+      std::array<char, 65536> buf{};
+      while (absl::Now() < deadline) {
+        const ssize_t n = read(out_fd, buf.data(), buf.size());
+        if (n == 0) break;  // The CLI exited.
+        if (n > 0) {
+          run.out.append(buf.data(), static_cast<size_t>(n));
+        } else {
+          absl::SleepFor(absl::Milliseconds(5));
+        }
+      }
+    });
+    meanwhile();
+    cli.join();
+    reader.join();
+    close(out_fd);
+    run.err = ReadFile(err_path);
+    return run;
+  }
+
+  static constexpr int kBulkEvents = 1500;
 
   std::string dir_;
   std::string address_;
@@ -294,76 +367,18 @@ TEST_F(CliEndToEndTest, SubscribeSurvivesAServerRestartWithoutGapOrRepeat) {
 
 TEST_F(CliEndToEndTest,
        DurableSubscribeKeepsPrintingWhenItsAcksFailInAnOutage) {
-  // More alerts than a pipe holds, so that the CLI is caught mid-response,
-  // blocked writing its output, when the server dies; then each ack of the
-  // alerts it still holds fails with UNAVAILABLE.
-  constexpr int kEvents = 1500;
-  std::string bulk;
-  for (int i = 0; i < kEvents; ++i) {
-    absl::StrAppend(&bulk, R"({"eventId":"bulk-)", i,
-                    R"(","occurredAt":"2024-05-01T00:00:00Z",)",
-                    R"("source":{"outlet":"AP"},"peaceTalk":{"processId":")",
-                    "talks-", i, R"(","status":"PROPOSED","parties":["UKR"]}})",
-                    "\n");
-  }
-  ASSERT_EQ(Dipwire({"publish", WriteFile("bulk.jsonl", bulk)}).exit_code, 0);
-
-  // The CLI's output is a FIFO this test reads only once the server is
-  // gone (opened first, without blocking, so the CLI's open succeeds).
-  const std::string fifo = absl::StrCat(dir_, "/subscriber.fifo");
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  const int out_fd = open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  ASSERT_GE(out_fd, 0);
-  const std::string err_path = absl::StrCat(dir_, "/subscriber.err");
-  const std::string command = absl::StrCat(
-      "timeout 90 ", DIPWIRE_CLI_PATH,
-      " subscribe --subscription desk --from earliest --heartbeat 1s",
-      " --limit ", kEvents + 1, " --server ", address_, " >", fifo, " 2>",
-      err_path, " </dev/null");
-  int exit_code = -1;
-  std::thread cli([&] {
-    // NOLINTNEXTLINE(concurrency-mt-unsafe): glibc's system() is MT-safe.
-    const int status = std::system(command.c_str());
-    exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  });
-  // No ASSERT while `cli` runs (it must be joined); it is bounded by
-  // timeout(1), and every loop here by a deadline.
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  int buffered = 0;
-  while (buffered < 60000 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(20));  // Polls a pipe: no event.
-    ioctl(out_fd, FIONREAD, &buffered);
-  }
-  EXPECT_GE(buffered, 60000) << "the CLI never filled its output pipe";
-  EXPECT_THAT(server_->Stop(SIGKILL, absl::Seconds(15)), IsOk());
-  server_.reset();
-
-  std::string printed;
-  std::thread reader([&] {
-    std::array<char, 65536> buf{};
-    while (absl::Now() < deadline) {
-      const ssize_t n = read(out_fd, buf.data(), buf.size());
-      if (n == 0) break;  // The CLI exited.
-      if (n > 0) {
-        printed.append(buf.data(), static_cast<size_t>(n));
-      } else {
-        absl::SleepFor(absl::Milliseconds(5));
-      }
-    }
-  });
-  RestartAndPublishOneMore();
-  cli.join();
-  reader.join();
-  close(out_fd);
+  PublishMoreAlertsThanAPipeHolds();
+  const CliRun run = SubscribeAcrossAKill(
+      kBulkEvents + 1, [this] { RestartAndPublishOneMore(); });
 
   // Every alert once, in order, the late one last; the acks that failed
   // did not end the command.
-  EXPECT_EQ(exit_code, 0) << ReadFile(err_path);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
   const CliRun all = Dipwire({"alerts", "--limit", "0"});
   ASSERT_EQ(all.exit_code, 0) << all.err;
   const std::vector<std::string> want = Lines(all.out);
-  const std::vector<std::string> got = Lines(printed);
-  EXPECT_THAT(want, SizeIs(kEvents + 1));
+  const std::vector<std::string> got = Lines(run.out);
+  EXPECT_THAT(want, SizeIs(kBulkEvents + 1));
   size_t same = 0;
   while (same < got.size() && same < want.size() && got[same] == want[same]) {
     ++same;
@@ -372,9 +387,20 @@ TEST_F(CliEndToEndTest,
       << "printed " << got.size() << " lines; the first that differs is line "
       << same + 1;
   EXPECT_EQ(got.size(), want.size());
-  EXPECT_THAT(ReadFile(err_path),
+  EXPECT_THAT(run.err,
               AllOf(HasSubstr("connection lost"), HasSubstr("reconnected"),
                     Not(HasSubstr("error:"))));
+}
+
+TEST_F(CliEndToEndTest, DurableSubscribeFailsWhenTheAckOfItsLastAlertFails) {
+  // --limit ends the command at an alert printed while the server is down:
+  // no later ack or re-subscribe can move the subscription past it, so the
+  // command must not report success.
+  PublishMoreAlertsThanAPipeHolds();
+  const CliRun run = SubscribeAcrossAKill(kBulkEvents, [] {});
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.err, HasSubstr("error: UNAVAILABLE"));
+  EXPECT_THAT(Lines(run.out), SizeIs(kBulkEvents));
 }
 
 TEST_F(CliEndToEndTest, SubscribeWithNoReconnectExitsWhenTheServerStops) {
