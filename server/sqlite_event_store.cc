@@ -379,6 +379,7 @@ class ScopedFd {
 // ignores such failures for the directories of its own files.
 void SyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const ScopedFd closed(fd);
   if (fd < 0 || fsync(fd) != 0) {
     const int error = errno;
     DIPWIRE_LOG(kWarning) << "cannot sync directory " << dir << " ("
@@ -386,7 +387,6 @@ void SyncDir(const std::string& dir) {
                           << "): the data directory created in it may not "
                              "survive a power loss";
   }
-  if (fd >= 0) close(fd);
 }
 
 // The directory that holds the entry of `path`.
